@@ -1,0 +1,2 @@
+"""triage: read-only AWS incident playbooks."""
+__version__ = "0.1.0"
