@@ -1,0 +1,337 @@
+"""Runs a playbook: steps form a dependency graph (derived from the names
+their expressions read); every step whose inputs are ready runs at once on a
+thread pool; checks are evaluated when the data they read is complete. A
+step that failed makes the checks reading it "unchecked", never a false
+finding and never a crash of the others."""
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from . import expr
+from .aws import Aws, CallError, CallFailed
+from .errors import AwsUnavailable, ReadOnlyViolation, UsageError
+from .playbook import SEVERITIES, Check, Input, Playbook, Step
+from .redact import Redactor
+from .sanitize import deep_clean
+
+
+@dataclass
+class StepOutcome:
+    status: str                       # ok | skipped | failed
+    value: Any = None
+    error: CallError | None = None
+    reason: str | None = None         # for failed: one line
+    ms: float = 0.0
+
+
+@dataclass
+class Finding:
+    check: str
+    severity: str
+    title: str
+    explanation: str
+    evidence: dict
+    fix_text: str
+    fix_commands: list[str]
+    when: str = ""
+    steps: tuple = ()                 # step ids whose results it read (drill-down)
+    references: tuple = ()
+
+    def to_dict(self) -> dict:
+        return {"check": self.check, "severity": self.severity, "title": self.title,
+                "explanation": self.explanation, "evidence": self.evidence,
+                "fix": {"text": self.fix_text, "commands": self.fix_commands}}
+
+
+@dataclass
+class Unchecked:
+    check: str
+    reason: str
+    needs: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"check": self.check, "reason": self.reason, "needs": self.needs}
+
+
+@dataclass
+class Diagnosis:
+    playbook: Playbook
+    inputs: dict
+    findings: list[Finding]
+    unchecked: list[Unchecked]
+    calls: list
+    steps: dict[str, StepOutcome]
+    redactor: Redactor
+    region: str | None = None
+    seconds: float = 0.0
+    unavailable: str | None = None    # set when AWS could not be reached at all
+    interrupted: bool = False
+
+    def to_dict(self) -> dict:
+        """The JSON API; every string redacted and stripped of control sequences."""
+        data = {
+            "playbook": self.playbook.id,
+            "title": self.playbook.title,
+            "region": self.region,
+            "inputs": self.inputs,
+            "findings": [f.to_dict() for f in self.findings],
+            "unchecked": [u.to_dict() for u in self.unchecked],
+            "calls": [c.to_dict() for c in self.calls],
+            "seconds": round(self.seconds, 3),
+        }
+        if self.unavailable:
+            data["error"] = self.unavailable
+        return deep_clean(self.redactor.deep(data))
+
+
+ProgressFn = Callable[[str, str], None]   # (event, step id) -> None
+
+
+def coerce_inputs(playbook: Playbook, given: dict[str, Any]) -> dict[str, Any]:
+    """Apply defaults and types; raise UsageError naming the flag."""
+    out: dict[str, Any] = {}
+    unknown = sorted(set(given) - set(playbook.inputs))
+    if unknown:
+        import difflib
+        guess = difflib.get_close_matches(unknown[0], list(playbook.inputs), n=1)
+        raise UsageError(f"{playbook.id} has no input '{unknown[0]}'",
+                         f"did you mean --{guess[0].replace('_', '-')}?" if guess else
+                         f"inputs: {', '.join(i.flag for i in playbook.inputs.values()) or 'none'}")
+    for name, spec in playbook.inputs.items():
+        value = given.get(name)
+        if value is None or value == []:
+            if spec.required:
+                raise UsageError(f"{playbook.id} needs {spec.flag}", spec.help or None)
+            value = spec.default
+        if value is not None:
+            value = _coerce(spec, value)
+        out[name] = value
+    return out
+
+
+def _coerce(spec: Input, value: Any) -> Any:
+    try:
+        if spec.type == "integer":
+            value = int(value)
+        elif spec.type == "number":
+            value = float(value)
+        elif spec.type == "boolean" and isinstance(value, str):
+            value = value.lower() in ("1", "true", "yes", "on")
+        elif spec.type == "duration":
+            expr.parse_duration(value)  # validate; keep the user's spelling
+        elif spec.type == "list" and isinstance(value, str):
+            value = [v for v in value.split(",") if v]
+    except ValueError as exc:
+        raise UsageError(f"{spec.flag}: {exc}" if spec.type == "duration" else f"{spec.flag} must be a {spec.type}, got {value!r}") from None
+    if spec.choices and value not in spec.choices:
+        raise UsageError(f"{spec.flag} must be one of {', '.join(map(str, spec.choices))}, got {value!r}")
+    return value
+
+
+def run(playbook: Playbook, inputs: dict[str, Any], aws: Aws, *, deadline: float | None = None,
+        progress: ProgressFn | None = None, cancel: threading.Event | None = None,
+        max_workers: int = 16) -> Diagnosis:
+    started = time.monotonic()
+    values = coerce_inputs(playbook, inputs)
+    redactor = aws.redactor if aws.redactor is not None else Redactor()
+    aws.redactor = redactor
+    region = aws.region
+    context: dict[str, Any] = {"inputs": values, "region": region}
+    outcomes: dict[str, StepOutcome] = {}
+    log_start = len(aws.log)
+    note = progress or (lambda event, step: None)
+    cancel = cancel or threading.Event()
+    pending = dict(playbook.steps)
+    running: dict[Future, str] = {}
+    pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="triage-step")
+    timed_out = False
+    try:
+        while pending or running:
+            for sid in [s for s, step in pending.items() if step.needs <= outcomes.keys()]:
+                step = pending.pop(sid)
+                blocked = [n for n in sorted(step.needs) if outcomes[n].status == "failed"]
+                if blocked:
+                    first = outcomes[blocked[0]]
+                    outcomes[sid] = StepOutcome("failed", error=first.error,
+                                                reason=first.reason or f"depends on step '{blocked[0]}', which failed")
+                    continue
+                snapshot = {**context, **{k: o.value for k, o in outcomes.items()}}
+                note("start", sid)
+                running[pool.submit(_run_step, step, snapshot, aws, playbook.id)] = sid
+            if not running:
+                if pending:  # unreachable after validation (cycles are rejected)
+                    raise UsageError(f"steps {', '.join(pending)} can never run (dependency cycle)")
+                break
+            remaining = None if deadline is None else deadline - (time.monotonic() - started)
+            if remaining is not None and remaining <= 0 or cancel.is_set():
+                timed_out = not cancel.is_set()
+                break
+            done, _ = wait(list(running), timeout=min(0.2, remaining) if remaining is not None else 0.2,
+                           return_when=FIRST_COMPLETED)
+            for future in done:
+                sid = running.pop(future)
+                outcomes[sid] = future.result()
+                note("done", sid)
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+    stop_reason = None
+    if timed_out or cancel.is_set():
+        stop_reason = f"deadline of {deadline:g} s reached" if timed_out else "cancelled"
+        for sid in list(pending) + list(running.values()):
+            outcomes[sid] = StepOutcome("failed", reason=f"{playbook.steps[sid].call} did not finish: {stop_reason}")
+    for sid, outcome in outcomes.items():
+        context[sid] = outcome.value
+    for name, expression in playbook.derive.items():
+        try:
+            context[name] = expr.search(expression, context)
+        except Exception:  # missing data (a failed step) or a type mismatch: checks reading it go unchecked
+            context[name] = None
+
+    findings, unchecked = [], []
+    for check in playbook.checks:
+        result = _evaluate(check, context, outcomes, playbook)
+        if isinstance(result, Finding):
+            findings.append(result)
+        elif isinstance(result, Unchecked):
+            unchecked.append(result)
+    findings.sort(key=lambda f: SEVERITIES.index(f.severity))
+    calls = aws.log[log_start:]
+    diagnosis = Diagnosis(playbook, values, findings, unchecked, calls, outcomes, redactor, region,
+                          time.monotonic() - started, interrupted=cancel.is_set())
+    diagnosis.unavailable = _unavailable(outcomes, calls, stop_reason if timed_out else None)
+    return diagnosis
+
+
+def _unavailable(outcomes: dict[str, StepOutcome], calls: list, deadline_reason: str | None) -> str | None:
+    """AWS is 'unavailable' (exit 3) when credentials are missing, or the
+    network failed and no call got through, or the deadline was hit."""
+    errors = [o.error for o in outcomes.values() if o.error is not None]
+    cred = next((e for e in errors if e.kind == "credentials"), None)
+    if cred:
+        return f"no usable AWS credentials: {cred.message}"
+    if any(e.kind == "network" for e in errors) and not any(c.error is None for c in calls):
+        net = next(e for e in errors if e.kind == "network")
+        return f"AWS endpoint unreachable: {net.message}"
+    if deadline_reason:
+        return deadline_reason
+    return None
+
+
+def _run_step(step: Step, context: dict, aws: Aws, playbook_id: str) -> StepOutcome:
+    started = time.perf_counter()
+    try:
+        if step.when is not None and not _truthy(expr.search(step.when, context)):
+            return StepOutcome("skipped")
+        if step.for_each:
+            items = expr.search(step.for_each, context) or []
+            if not isinstance(items, list):
+                items = [items]
+            results = _fan_out(step, items, context, aws)
+            if items and all("error" in r and r.get("failed") for r in results):
+                err = results[0]["_error"]
+                return StepOutcome("failed", error=err, reason=err.reason(step.call))
+            return StepOutcome("ok", [{k: v for k, v in r.items() if not k.startswith("_") and k != "failed"} for r in results])
+        return StepOutcome("ok", _call(step, context, aws))
+    except CallFailed as exc:
+        return StepOutcome("failed", error=exc.error, reason=exc.error.reason(step.call),
+                           ms=(time.perf_counter() - started) * 1000)
+    except ReadOnlyViolation as exc:
+        return StepOutcome("failed", error=CallError("readonly", "ReadOnlyViolation", exc.message), reason=exc.message)
+    except AwsUnavailable as exc:
+        return StepOutcome("failed", error=CallError("credentials", "AwsUnavailable", exc.message), reason=exc.message)
+    except Exception as exc:  # an expression that fails at run time (e.g. wrong type): a playbook bug
+        return StepOutcome("failed", error=CallError("error", type(exc).__name__, str(exc)),
+                           reason=f"step '{step.id}' could not be prepared: {exc}")
+
+
+def _call(step: Step, context: dict, aws: Aws) -> Any:
+    params = _render(step.params, context)
+    region = expr.parse_template(step.region).render(context) if step.region else None
+    try:
+        return aws.call(step.service, step.operation, params, region=region, paginate=step.paginate,
+                        max_items=step.max_items, step=step.id)
+    except CallFailed as exc:
+        if exc.error.code in step.allow_errors:
+            return {"error": {"code": exc.error.code, "message": exc.error.message}}
+        raise
+
+
+def _fan_out(step: Step, items: list, context: dict, aws: Aws) -> list[dict]:
+    def one(item):
+        try:
+            return {"item": item, "result": _call(step, {**context, "item": item}, aws)}
+        except CallFailed as exc:
+            return {"item": item, "error": {"code": exc.error.code, "message": exc.error.message},
+                    "failed": True, "_error": exc.error}
+    if len(items) <= 1:
+        return [one(i) for i in items]
+    with ThreadPoolExecutor(max_workers=min(16, len(items)), thread_name_prefix="triage-each") as pool:
+        return list(pool.map(one, items))
+
+
+def _render(value: Any, context: dict) -> Any:
+    if isinstance(value, str):
+        return expr.parse_template(value).render(context) if expr.is_template(value) else value
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            rendered = _render(v, context)
+            if rendered is not None:  # a template yielding null drops the optional parameter
+                out[k] = rendered
+        return out
+    if isinstance(value, list):
+        return [_render(v, context) for v in value]
+    return value
+
+
+def _truthy(value: Any) -> bool:
+    # JMESPath truthiness: null, false, "", [], {} are false; numbers are true.
+    return not (value is None or value is False or value == "" or value == [] or value == {})
+
+
+def _evaluate(check: Check, context: dict, outcomes: dict[str, StepOutcome], playbook: Playbook):
+    failed = [sid for sid in sorted(check.needs) if outcomes.get(sid) and outcomes[sid].status == "failed"]
+    if failed:
+        reasons, needs = [], []
+        for sid in failed:
+            o = outcomes[sid]
+            reasons.append(o.reason or f"step '{sid}' failed")
+            if o.error and o.error.needs and o.error.needs not in needs:
+                needs.append(o.error.needs)
+        reason = "; ".join(dict.fromkeys(reasons))
+        if needs:
+            reason = f"could not check: needs {', '.join(needs)} ({reason})"
+        else:
+            reason = f"could not check: {reason}"
+        return Unchecked(check.id, reason, needs)
+    try:
+        if not _truthy(expr.search(check.when, context)):
+            return None
+        evidence = {}
+        for name, e in check.evidence.items():
+            try:
+                evidence[name] = expr.search(e, context)
+            except Exception as exc:  # one bad evidence expression should not hide the finding
+                evidence[name] = f"<error: {exc}>"
+        return Finding(
+            check=check.id, severity=check.severity,
+            title=_text(check.title, context),
+            explanation=_text(check.explanation, context),
+            evidence=evidence, fix_text=_text(check.fix_text, context),
+            fix_commands=[expr.parse_template(c).render(context, quote=True) for c in check.fix_commands],
+            when=check.when, steps=tuple(sorted(check.uses)), references=check.references)
+    except Exception as exc:
+        return Unchecked(check.id, f"could not evaluate: {exc} (a playbook bug; run `triage validate {playbook.path}`)")
+
+
+def _text(template: str, context: dict) -> str:
+    if not template:
+        return ""
+    rendered = expr.parse_template(template)
+    if len(rendered.parts) == 1 and isinstance(rendered.parts[0], tuple):
+        return expr.stringify(rendered.render(context))
+    return rendered.render(context)

@@ -1,0 +1,417 @@
+"""JMESPath as the playbook expression language: compilation (cached), the
+domain functions JMESPath lacks (registered here and only here), `${...}`
+templates, and the analysis that finds which context names an expression
+reads (so the engine can order steps)."""
+from __future__ import annotations
+
+import json
+import math
+import re
+import shlex
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from functools import lru_cache
+from typing import Any
+
+import jmespath
+from jmespath import exceptions as jexc
+from jmespath import functions as jfn
+
+
+class ExprError(ValueError):
+    """A JMESPath expression that does not compile: carries the position."""
+
+    def __init__(self, expression: str, message: str, position: int | None):
+        self.expression, self.position = expression, position
+        pointer = f"\n    {expression}\n    {' ' * position}^" if position is not None else ""
+        super().__init__(f"invalid JMESPath `{expression}`: {message}{pointer}")
+
+
+# --- domain functions ------------------------------------------------------
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)", re.I)
+_UNIT_S = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(text: str | int | float) -> float:
+    """'24h', '90m', '1h30m', '45s', '7d' or a number of seconds -> seconds."""
+    if isinstance(text, (int, float)) and not isinstance(text, bool):
+        return float(text)
+    s = str(text).strip().replace(" ", "")
+    if re.fullmatch(r"\d+(\.\d+)?", s):
+        return float(s)
+    parts = _DURATION.findall(s)
+    if not parts or "".join(n + u for n, u in parts).lower() != s.lower():
+        raise ValueError(f"not a duration: {text!r} (write e.g. 30m, 24h, 7d)")
+    return sum(float(n) * _UNIT_S[u.lower()] for n, u in parts)
+
+
+_REPORT = re.compile(
+    r"REPORT RequestId:\s*(?P<request_id>\S+)\s+Duration:\s*(?P<duration_ms>[\d.]+)\s*ms"
+    r"(?:\s+Billed Duration:\s*(?P<billed_ms>[\d.]+)\s*ms)?"
+    r"(?:\s+Memory Size:\s*(?P<memory_mb>\d+)\s*MB)?"
+    r"(?:\s+Max Memory Used:\s*(?P<max_memory_mb>\d+)\s*MB)?"
+    r"(?:\s+Init Duration:\s*(?P<init_ms>[\d.]+)\s*ms)?"
+    r"(?:\s+Status:\s*(?P<status>\w+))?")
+_TIMED_OUT = re.compile(r"Task timed out after (\d+(?:\.\d+)?) (seconds|minutes)|Task timed out after (\d+):(\d\d) minutes")
+_ARN = re.compile(r"^arn:(?P<partition>[^:]*):(?P<service>[^:]*):(?P<region>[^:]*):(?P<account>[^:]*):(?P<resource>.*)$")
+
+
+def parse_report(line: str) -> dict | None:
+    m = _REPORT.search(line or "")
+    if not m:
+        return None
+    out: dict[str, Any] = {}
+    for key, value in m.groupdict().items():
+        if value is None:
+            continue
+        out[key] = value if key in ("request_id", "status") else float(value)
+    return out
+
+
+def timed_out_after(line: str) -> float | None:
+    m = _TIMED_OUT.search(line or "")
+    if not m:
+        return None
+    if m.group(1):
+        return float(m.group(1)) * (60 if m.group(2) == "minutes" else 1)
+    return int(m.group(3)) * 60 + int(m.group(4))
+
+
+def arn_part(arn: str, part: str) -> str | None:
+    m = _ARN.match(arn or "")
+    if not m:
+        return None
+    if part in m.groupdict():
+        return m.group(part)
+    kind, _, name = _split_resource(m.group("resource"))
+    return {"resource_type": kind, "resource_name": name}.get(part)
+
+
+def _split_resource(resource: str) -> tuple[str, str, str]:
+    m = re.match(r"([^:/]*)([:/])(.*)", resource)
+    return (m.group(1), m.group(2), m.group(3)) if m else ("", "", resource)
+
+
+def lambda_name(ref: str) -> str:
+    """Function name from a name, a full or partial ARN, with or without qualifier."""
+    ref = ref or ""
+    if ref.startswith("arn:"):
+        parts = ref.split(":")
+        return parts[6] if len(parts) > 6 else ref
+    parts = ref.split(":")
+    if len(parts) >= 3 and parts[1] == "function":  # 123456789012:function:name
+        return parts[2]
+    return parts[0]
+
+
+def route_egress(subnets: list | None, route_tables: list | None) -> list[dict]:
+    """For each subnet, its effective route table (explicit association, else
+    the VPC's main table) and where 0.0.0.0/0 goes."""
+    out = []
+    tables = route_tables or []
+    for subnet in subnets or []:
+        sid, vpc = subnet.get("SubnetId"), subnet.get("VpcId")
+        table = next((t for t in tables for a in t.get("Associations", []) if a.get("SubnetId") == sid), None)
+        if table is None:
+            table = next((t for t in tables if t.get("VpcId") == vpc
+                          and any(a.get("Main") for a in t.get("Associations", []))), None)
+        target = None
+        for route in (table or {}).get("Routes", []):
+            if route.get("DestinationCidrBlock") == "0.0.0.0/0" and route.get("State", "active") == "active":
+                target = (route.get("NatGatewayId") or route.get("GatewayId") or route.get("InstanceId")
+                          or route.get("TransitGatewayId") or route.get("VpcPeeringConnectionId")
+                          or route.get("NetworkInterfaceId"))
+        out.append({"subnet": sid, "vpc": vpc, "route_table": (table or {}).get("RouteTableId"),
+                    "default_route": target,
+                    "nat": bool(target) and not str(target).startswith(("igw-", "local"))})
+    return out
+
+
+class TriageFunctions(jfn.Functions):
+    """Custom JMESPath functions available in every playbook expression."""
+
+    @jfn.signature({"types": ["string", "null"]}, {"types": ["string"]})
+    def _func_regex_match(self, s, pattern):
+        return bool(s is not None and re.search(pattern, s))
+
+    @jfn.signature({"types": ["string", "null"]}, {"types": ["string"]})
+    def _func_regex_extract(self, s, pattern):
+        m = re.search(pattern, s or "")
+        return (m.group(1) if m.groups() else m.group(0)) if m else None
+
+    @jfn.signature({"types": ["string", "null"]})
+    def _func_parse_report(self, line):
+        return parse_report(line)
+
+    @jfn.signature({"types": ["string", "null"]})
+    def _func_timed_out_after(self, line):
+        return timed_out_after(line)
+
+    @jfn.signature()
+    def _func_now_ms(self):
+        return int(time.time() * 1000)
+
+    @jfn.signature({"types": ["string", "number"]})
+    def _func_ago_ms(self, duration):
+        return int((time.time() - parse_duration(duration)) * 1000)
+
+    @jfn.signature({"types": ["string", "number"]})
+    def _func_duration_s(self, duration):
+        return parse_duration(duration)
+
+    @jfn.signature({"types": ["string", "number"]})
+    def _func_metric_period(self, duration):
+        # CloudWatch returns at most 1,440 datapoints; periods are multiples of 60 s.
+        return max(60, int(math.ceil(parse_duration(duration) / 1440 / 60)) * 60)
+
+    @jfn.signature({"types": ["number"]})
+    def _func_iso(self, ms):
+        return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).isoformat(timespec="seconds")
+
+    @jfn.signature({"types": ["string", "null"]}, {"types": ["string"]})
+    def _func_arn_part(self, arn, part):
+        return arn_part(arn, part)
+
+    @jfn.signature({"types": ["string", "null"]})
+    def _func_lambda_name(self, ref):
+        return lambda_name(ref) if ref else None
+
+    @jfn.signature({"types": ["array", "null"]}, {"types": ["array", "null"]})
+    def _func_route_egress(self, subnets, tables):
+        return route_egress(subnets, tables)
+
+    @jfn.signature({"types": ["number"]}, {"types": ["number"]})
+    def _func_add(self, a, b):
+        return a + b
+
+    @jfn.signature({"types": ["number"]}, {"types": ["number"]})
+    def _func_sub(self, a, b):
+        return a - b
+
+    @jfn.signature({"types": ["number"]}, {"types": ["number"]})
+    def _func_mul(self, a, b):
+        return a * b
+
+    @jfn.signature({"types": ["number"]}, {"types": ["number"]})
+    def _func_div(self, a, b):
+        return a / b if b else None
+
+    @jfn.signature({"types": ["number"]}, {"types": ["number"]})
+    def _func_round_up(self, n, step):
+        return int(math.ceil(n / step) * step) if step else n
+
+    @jfn.signature({"types": ["string", "null"]})
+    def _func_lower(self, s):
+        return s.lower() if s is not None else None
+
+    @jfn.signature({"types": ["array"]})
+    def _func_unique(self, items):
+        seen, out = set(), []
+        for item in items:
+            key = json.dumps(item, sort_keys=True, default=str)
+            if key not in seen:
+                seen.add(key)
+                out.append(item)
+        return out
+
+    @jfn.signature({"types": ["string", "null"]})
+    def _func_from_json(self, s):
+        try:
+            return json.loads(s) if s else None
+        except ValueError:
+            return None
+
+
+OPTIONS = jmespath.Options(custom_functions=TriageFunctions())
+FUNCTION_NAMES = frozenset(OPTIONS.custom_functions.FUNCTION_TABLE)
+
+
+@lru_cache(maxsize=4096)
+def compile_expr(expression: str):
+    try:
+        compiled = jmespath.compile(expression)
+    except jexc.ParseError as exc:
+        token = getattr(exc, "token_value", None)
+        detail = getattr(exc, "msg", "parse error")
+        if token not in (None, ""):
+            detail += f" (unexpected {token!r})"
+        elif getattr(exc, "token_type", None) == "eof":
+            detail += " (the expression ends too early)"
+        raise ExprError(expression, detail, getattr(exc, "lex_position", None)) from None
+    except jexc.JMESPathError as exc:
+        raise ExprError(expression, str(exc).splitlines()[0], None) from None
+    unknown = sorted(_function_names(compiled.parsed) - FUNCTION_NAMES)
+    if unknown:
+        import difflib
+        guess = difflib.get_close_matches(unknown[0], FUNCTION_NAMES, n=1)
+        hint = f"; did you mean {guess[0]}()?" if guess else ""
+        raise ExprError(expression, f"unknown function {unknown[0]}(){hint}", expression.find(unknown[0]))
+    return compiled
+
+
+def search(expression: str, data: Any) -> Any:
+    return compile_expr(expression).search(data, options=OPTIONS)
+
+
+def _function_names(node: dict) -> set[str]:
+    names = {node["value"]} if node.get("type") == "function_expression" else set()
+    for child in node.get("children", []):
+        if isinstance(child, dict):
+            names |= _function_names(child)
+    return names
+
+
+# Node types whose later children are evaluated relative to the left side,
+# not the root context: only the first child can reference root names.
+_RELATIVE_AFTER_FIRST = {"subexpression", "index_expression", "projection", "value_projection",
+                         "filter_projection", "flatten", "pipe"}
+
+
+def root_names(expression: str) -> set[str]:
+    """Top-level context names an expression reads (e.g. {'config', 'inputs'})."""
+    return _roots(compile_expr(expression).parsed)
+
+
+def _roots(node: dict) -> set[str]:
+    kind = node.get("type")
+    if kind == "field":
+        return {node["value"]}
+    children = [c for c in node.get("children", []) if isinstance(c, dict)]
+    if kind in _RELATIVE_AFTER_FIRST:
+        children = children[:1]
+    out: set[str] = set()
+    for child in children:
+        out |= _roots(child)
+    return out
+
+
+def field_paths(expression: str) -> list[list[str]]:
+    """Plain dotted field chains starting at the root (for output-shape checks)."""
+    paths: list[list[str]] = []
+    _collect_paths(compile_expr(expression).parsed, paths)
+    return paths
+
+
+def _collect_paths(node: dict, out: list) -> None:
+    chain = _chain(node)
+    if chain:
+        out.append(chain)
+        return
+    children = [c for c in node.get("children", []) if isinstance(c, dict)]
+    if node.get("type") in _RELATIVE_AFTER_FIRST:
+        children = children[:1]
+    for child in children:
+        _collect_paths(child, out)
+
+
+def _chain(node: dict) -> list[str] | None:
+    if node.get("type") == "field":
+        return [node["value"]]
+    if node.get("type") == "subexpression":
+        parts = [_chain(c) for c in node["children"]]
+        if all(parts):
+            return [name for part in parts for name in part]
+    return None
+
+
+# --- templates -------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Template:
+    """A string with `${jmespath}` holes. A template that is a single hole
+    yields the raw value (number, list, ...), not its string form."""
+
+    source: str
+    parts: tuple  # str or ("expr", expression)
+
+    @property
+    def expressions(self) -> list[str]:
+        return [p[1] for p in self.parts if isinstance(p, tuple)]
+
+    def render(self, context: Any, quote: bool = False) -> Any:
+        if len(self.parts) == 1 and isinstance(self.parts[0], tuple) and not quote:
+            return search(self.parts[0][1], context)
+        out = []
+        for part in self.parts:
+            if isinstance(part, str):
+                out.append(part)
+                continue
+            value = search(part[1], context)
+            text = stringify(value)
+            out.append(shlex.quote(text) if quote else text)
+        return "".join(out)
+
+
+def stringify(value: Any) -> str:
+    if value is None:
+        return "unknown"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, (int, float)):
+        return f"{value:g}" if isinstance(value, float) else str(value)
+    return json.dumps(value, default=str, separators=(",", ":"))
+
+
+def parse_template(source: str) -> Template:
+    """Split `text ${expr} text`; `$${` is a literal `${`. Raises ExprError."""
+    parts: list = []
+    buf: list[str] = []
+    i, n = 0, len(source)
+    while i < n:
+        if source.startswith("$${", i):
+            buf.append("${")
+            i += 3
+            continue
+        if source.startswith("${", i):
+            end = _hole_end(source, i + 2)
+            if end < 0:
+                raise ExprError(source, "unclosed `${` (add the closing `}`)", i)
+            expression = source[i + 2:end].strip()
+            if not expression:
+                raise ExprError(source, "empty `${}`", i)
+            compile_expr(expression)
+            if buf:
+                parts.append("".join(buf))
+                buf = []
+            parts.append(("expr", expression))
+            i = end + 1
+            continue
+        buf.append(source[i])
+        i += 1
+    if buf:
+        parts.append("".join(buf))
+    return Template(source, tuple(parts))
+
+
+def _hole_end(s: str, i: int) -> int:
+    depth, quote = 0, None
+    while i < len(s):
+        c = s[i]
+        if quote:
+            if c == "\\":
+                i += 2
+                continue
+            if c == quote:
+                quote = None
+        elif c in "'`\"":
+            quote = c
+        elif c in "{[(":
+            depth += 1
+        elif c in ")]":
+            depth -= 1
+        elif c == "}":
+            if depth == 0:
+                return i
+            depth -= 1
+        i += 1
+    return -1
+
+
+def is_template(value: Any) -> bool:
+    return isinstance(value, str) and "${" in value

@@ -1,0 +1,413 @@
+"""Playbooks: the YAML debug guides. Loading builds typed objects and runs
+every check that can be done before anything touches AWS: JSON Schema,
+JMESPath compilation, references between steps/inputs, the dependency
+graph, trigger regexes, and (deep validation) botocore's service models
+with the read-only guard. Every problem is reported as file:line."""
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from . import expr, yamlsrc
+from .errors import PlaybookError, Problem
+
+SEVERITIES = ("critical", "high", "medium", "low", "info")
+RESERVED_NAMES = frozenset({"inputs", "item", "region"})
+
+
+@dataclass(frozen=True)
+class Completion:
+    service: str
+    operation: str
+    params: dict
+    query: str
+    paginate: bool = False
+
+
+@dataclass(frozen=True)
+class Input:
+    name: str
+    type: str = "string"
+    required: bool = False
+    default: Any = None
+    help: str = ""
+    choices: tuple = ()
+    example: Any = None
+    complete: Completion | None = None
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+
+@dataclass(frozen=True)
+class Step:
+    id: str
+    service: str
+    operation: str
+    params: dict            # raw, templates still as strings
+    line: int
+    description: str = ""
+    when: str | None = None
+    paginate: bool = False
+    max_items: int | None = None
+    for_each: str | None = None
+    region: str | None = None
+    allow_errors: tuple = ()
+    needs: frozenset = frozenset()   # step ids this step reads
+
+    @property
+    def call(self) -> str:
+        return f"{self.service}.{self.operation}"
+
+
+@dataclass(frozen=True)
+class Check:
+    id: str
+    severity: str
+    when: str
+    title: str
+    explanation: str
+    line: int
+    evidence: dict = field(default_factory=dict)
+    fix_text: str = ""
+    fix_commands: tuple = ()
+    references: tuple = ()
+    needs: frozenset = frozenset()   # steps that decide it (read by `when`)
+    uses: frozenset = frozenset()    # every step it reads (evidence, text)
+
+
+@dataclass
+class Playbook:
+    id: str
+    title: str
+    summary: str
+    path: str
+    inputs: dict[str, Input]
+    steps: dict[str, Step]
+    checks: list[Check]
+    triggers: list[re.Pattern]
+    derive: dict[str, str] = field(default_factory=dict)
+    references: tuple = ()
+    origin: str = "built-in"
+    raw: dict = field(default_factory=dict, repr=False)
+
+    def step_depth(self) -> int:
+        """Length of the longest chain of dependent steps (latency bound)."""
+        depth: dict[str, int] = {}
+
+        def d(sid: str) -> int:
+            if sid not in depth:
+                depth[sid] = 1 + max((d(n) for n in self.steps[sid].needs), default=0)
+            return depth[sid]
+        return max((d(s) for s in self.steps), default=0)
+
+
+# --- schema ---------------------------------------------------------------
+
+@lru_cache(maxsize=1)
+def schema() -> dict:
+    return json.loads(resources.files("triage").joinpath("schema/playbook.schema.json").read_text())
+
+
+def _schema_problems(data: Any, filename: str) -> list[Problem]:
+    import jsonschema  # deferred: only validation pays for it
+
+    validator = jsonschema.Draft202012Validator(schema())
+    problems = []
+    for err in validator.iter_errors(data):
+        path = list(err.absolute_path)
+        line = yamlsrc.line_of(data, path)
+        where = ".".join(str(p) for p in path) or "top level"
+        message, hint = _explain_schema_error(err, where)
+        problems.append(Problem(filename, line, message, hint))
+    return problems
+
+
+def _explain_schema_error(err, where: str) -> tuple[str, str | None]:
+    v = err.validator
+    if v == "additionalProperties":
+        allowed = sorted(err.schema.get("properties", {}))
+        extra = sorted(set(err.instance) - set(allowed)) if isinstance(err.instance, dict) else []
+        name = extra[0] if extra else "?"
+        guess = difflib.get_close_matches(str(name), allowed, n=1)
+        hint = f"did you mean '{guess[0]}'?" if guess else f"allowed keys here: {', '.join(allowed)}"
+        return f"unknown key '{name}' in {where} (unknown keys are errors, never ignored)", hint
+    if v == "required":
+        missing = err.message.split("'")[1] if "'" in err.message else err.message
+        return f"{where}: missing required key '{missing}'", _REQUIRED_HINTS.get(missing)
+    if v == "type":
+        want = err.validator_value if isinstance(err.validator_value, str) else " or ".join(err.validator_value)
+        got = type(err.instance).__name__.replace("Located", "").replace("dict", "mapping").replace("list", "list").lower()
+        return f"{where} must be a {want}, not a {got}", _TYPE_HINTS.get(want)
+    if v == "enum":
+        return f"{where} is {err.instance!r}; expected one of {', '.join(map(str, err.validator_value))}", None
+    if v == "pattern":
+        if where.endswith("call") or ".call" in where:
+            return f"{where} is {err.instance!r}", "write service.Operation in botocore's names, e.g. lambda.GetFunctionConfiguration"
+        return f"{where} is {err.instance!r}, which is not a valid name", "use lowercase words joined by '-', e.g. lambda-timeout"
+    if v in ("minItems", "minProperties"):
+        return f"{where} is empty", "add at least one entry"
+    if v == "propertyNames":
+        return f"{where}: name {err.instance!r} is not allowed", "use lowercase letters, digits and '_' (it is used in JMESPath)"
+    return f"{where}: {err.message}", None
+
+
+_REQUIRED_HINTS = {
+    "call": "every step names one read-only AWS call, e.g. `call: lambda.GetFunctionConfiguration`",
+    "when": "every check needs `when:`, a JMESPath that is truthy when the finding applies",
+    "severity": "write one of: critical, high, medium, low, info",
+    "steps": "add a `steps:` mapping of named AWS calls",
+    "checks": "add a `checks:` list",
+    "explanation": "say why this matters and what is going on, in a sentence or two",
+    "query": "give a JMESPath that yields the list of names, e.g. Functions[].FunctionName",
+    "text": "`fix:` needs `text:`; add `commands:` for copy-paste commands",
+}
+_TYPE_HINTS = {
+    "object": "indent the nested keys under it (a mapping), e.g.\n      params:\n        FunctionName: ${inputs.function}",
+    "array": "write a YAML list, one '- item' per line",
+    "string": "quote the value, e.g. \"...\" (JMESPath literals with backticks need quoting in YAML)",
+}
+
+
+# --- loading ----------------------------------------------------------------
+
+def load(path: str | Path, *, origin: str = "built-in", deep: bool = True) -> Playbook:
+    """Load and validate a playbook file; raise PlaybookError with every problem."""
+    path = Path(path)
+    filename = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise PlaybookError([Problem(filename, None, f"cannot read playbook: {exc.strerror or exc}")]) from None
+    except UnicodeDecodeError:
+        raise PlaybookError([Problem(filename, None, "playbook is not UTF-8 text")]) from None
+    return loads(text, filename, origin=origin, deep=deep)
+
+
+def loads(text: str, filename: str = "<playbook>", *, origin: str = "user", deep: bool = True) -> Playbook:
+    data = yamlsrc.load(text, filename)
+    if not isinstance(data, dict):
+        raise PlaybookError([Problem(filename, getattr(data, "line", 1) or 1,
+                                     "a playbook must be a YAML mapping with id, title, summary, steps and checks",
+                                     "start from `triage new <id>` for a commented skeleton")])
+    problems = _schema_problems(data, filename)
+    if problems:
+        raise PlaybookError(problems)
+    builder = _Builder(data, filename)
+    playbook = builder.build(origin)
+    if deep:
+        from . import botomodel  # deferred: loads botocore's models
+        builder.problems += botomodel.check_playbook(playbook, data, filename)
+    if builder.problems:
+        raise PlaybookError(builder.problems)
+    return playbook
+
+
+class _Builder:
+    def __init__(self, data: dict, filename: str):
+        self.data, self.filename = data, filename
+        self.problems: list[Problem] = []
+
+    def problem(self, path: list, message: str, hint: str | None = None) -> None:
+        self.problems.append(Problem(self.filename, yamlsrc.line_of(self.data, path), message, hint))
+
+    def compile(self, path: list, expression: str, template: bool = False) -> set[str]:
+        """Compile an expression or template; return the root names it reads."""
+        try:
+            if template:
+                exprs = expr.parse_template(expression).expressions
+            else:
+                exprs = [expression]
+            names: set[str] = set()
+            for e in exprs:
+                names |= expr.root_names(e)
+            return names
+        except expr.ExprError as exc:
+            self.problem(path, str(exc), "see https://jmespath.org/specification.html; "
+                         "literals need backticks, e.g. `900`, and strings single quotes, e.g. 'text'")
+            return set()
+
+    def build(self, origin: str) -> Playbook:
+        d = self.data
+        inputs = {name: self.input(name, spec or {}) for name, spec in (d.get("inputs") or {}).items()}
+        step_ids = set(d["steps"])
+        for sid in step_ids & RESERVED_NAMES:
+            self.problem(["steps", sid], f"step name '{sid}' is reserved", "rename the step")
+        steps_known = step_ids | RESERVED_NAMES
+        steps = {sid: self.step(sid, spec, steps_known, inputs) for sid, spec in d["steps"].items()}
+        self.check_cycles(steps)
+        # derived values: evaluated in order after the steps; each may read
+        # steps and the derived values above it. A check's needs are expanded
+        # to the steps behind the derived values it reads.
+        self.derived_needs: dict[str, frozenset] = {}
+        derive = dict(d.get("derive") or {})
+        for name, e in derive.items():
+            path = ["derive", name]
+            if name in steps_known:
+                self.problem(path, f"derived value '{name}' has the name of a step or a reserved name", "rename it")
+                continue
+            known_here = steps_known | set(self.derived_needs)
+            names = self.compile(path, e)
+            self.input_refs(path, [e], inputs)
+            later = names & (set(derive) - set(self.derived_needs) - {name})
+            for n in sorted(later):
+                self.problem(path, f"'{n}' is derived further down; a derived value can only use the ones above it",
+                             f"move '{name}' below '{n}'")
+            self.derived_needs[name] = self.expand(self.refs(path, names - later, known_here, inputs))
+        known = steps_known | set(self.derived_needs)
+        seen: dict[str, int] = {}
+        checks = []
+        for i, spec in enumerate(d["checks"]):
+            if spec["id"] in seen:
+                self.problem(["checks", i, "id"], f"duplicate check id '{spec['id']}' (also check #{seen[spec['id']]})",
+                             "finding ids must be unique within a playbook")
+            seen[spec["id"]] = i
+            checks.append(self.check(i, spec, known, inputs))
+        triggers = []
+        for i, pattern in enumerate(d.get("triggers") or []):
+            try:
+                triggers.append(re.compile(pattern, re.IGNORECASE | re.DOTALL))
+            except re.error as exc:
+                self.problem(["triggers", i], f"trigger is not a valid regular expression: {exc.msg} at position {exc.pos}",
+                             "triggers use Python regex syntax; escape literal ( ) [ ] . with a backslash")
+        return Playbook(id=d["id"], title=d["title"], summary=d["summary"], path=self.filename, inputs=inputs,
+                        steps=steps, checks=checks, triggers=triggers, references=tuple(d.get("references") or ()),
+                        origin=origin, raw=d, derive=derive)
+
+    def expand(self, names: set[str]) -> frozenset:
+        """Step ids behind a set of step ids and derived names."""
+        out: set[str] = set()
+        for n in names:
+            out |= self.derived_needs.get(n, {n})
+        return frozenset(out)
+
+    def input(self, name: str, spec: dict) -> Input:
+        comp = None
+        if spec.get("complete"):
+            c = spec["complete"]
+            service, operation = c["call"].split(".", 1)
+            self.compile(["inputs", name, "complete", "query"], c["query"])
+            comp = Completion(service, operation, dict(c.get("params") or {}), c["query"], bool(c.get("paginate")))
+        if spec.get("required") and "default" in spec:
+            self.problem(["inputs", name, "default"], f"input '{name}' is required and has a default",
+                         "drop `required: true` or the default")
+        itype = spec.get("type", "string")
+        if itype == "duration" and "default" in spec:
+            try:
+                expr.parse_duration(spec["default"])
+            except ValueError as exc:
+                self.problem(["inputs", name, "default"], str(exc))
+        return Input(name=name, type=itype, required=bool(spec.get("required")), default=spec.get("default"),
+                     help=spec.get("help", ""), choices=tuple(spec.get("choices") or ()), example=spec.get("example"),
+                     complete=comp)
+
+    def refs(self, path: list, names: set[str], known: set[str], inputs: dict, reads_inputs: set[str] | None = None) -> set[str]:
+        for name in sorted(names - known):
+            guess = difflib.get_close_matches(name, sorted(known), n=1)
+            self.problem(path, f"'{name}' is not a step or a context name",
+                         f"did you mean '{guess[0]}'?" if guess else
+                         f"expressions start from inputs.<name>, a step id ({', '.join(sorted(known - RESERVED_NAMES))}), item or region")
+        return names & known - RESERVED_NAMES
+
+    def input_refs(self, path: list, expressions: list[str], inputs: dict) -> None:
+        for e in expressions:
+            for match in re.finditer(r"\binputs\.([A-Za-z_][A-Za-z0-9_]*)", e):
+                if match.group(1) not in inputs:
+                    guess = difflib.get_close_matches(match.group(1), list(inputs), n=1)
+                    self.problem(path, f"input '{match.group(1)}' is not declared",
+                                 f"did you mean inputs.{guess[0]}?" if guess else "declare it under `inputs:`")
+
+    def templates_in(self, value: Any, path: list, out: list) -> None:
+        if isinstance(value, str):
+            if expr.is_template(value):
+                out.append((path, value))
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                self.templates_in(v, path + [k], out)
+        elif isinstance(value, list):
+            for i, v in enumerate(value):
+                self.templates_in(v, path + [i], out)
+
+    def step(self, sid: str, spec: dict, known: set[str], inputs: dict) -> Step:
+        base = ["steps", sid]
+        service, operation = spec["call"].split(".", 1)
+        names: set[str] = set()
+        texts: list[str] = []
+        templated: list = []
+        self.templates_in(spec.get("params") or {}, base + ["params"], templated)
+        if spec.get("region"):
+            templated.append((base + ["region"], spec["region"]))
+        for path, text in templated:
+            names |= self.compile(path, text, template=True)
+            texts.append(text)
+        for key in ("when", "for_each"):
+            if spec.get(key):
+                names |= self.compile(base + [key], spec[key])
+                texts.append(spec[key])
+        if "item" in names and not spec.get("for_each"):
+            self.problem(base, "`item` is only defined inside a step with `for_each`", "add `for_each:` or remove `item`")
+        self.input_refs(base, texts, inputs)
+        needs = self.refs(base, names, known, inputs)
+        if sid in needs:
+            self.problem(base, f"step '{sid}' refers to itself", "a step can only read inputs and other steps")
+        return Step(id=sid, service=service, operation=operation, params=dict(spec.get("params") or {}),
+                    line=yamlsrc.line_of(self.data, base) or 0, description=spec.get("description", ""),
+                    when=spec.get("when"), paginate=bool(spec.get("paginate")), max_items=spec.get("max_items"),
+                    for_each=spec.get("for_each"), region=spec.get("region"),
+                    allow_errors=tuple(spec.get("allow_errors") or ()), needs=frozenset(needs - {sid}))
+
+    def check(self, i: int, spec: dict, known: set[str], inputs: dict) -> Check:
+        base = ["checks", i]
+        texts: list[str] = [spec["when"]]
+        when_names = self.compile(base + ["when"], spec["when"])
+        names: set[str] = set(when_names)
+        for key in ("title", "explanation"):
+            names |= self.compile(base + [key], spec[key], template=True)
+            texts.append(spec[key])
+        for ename, e in (spec.get("evidence") or {}).items():
+            names |= self.compile(base + ["evidence", ename], e)
+            texts.append(e)
+        fix = spec.get("fix") or {}
+        if fix.get("text"):
+            names |= self.compile(base + ["fix", "text"], fix["text"], template=True)
+            texts.append(fix["text"])
+        for j, cmd in enumerate(fix.get("commands") or []):
+            names |= self.compile(base + ["fix", "commands", j], cmd, template=True)
+            texts.append(cmd)
+        if "item" in names:
+            self.problem(base, "`item` is only defined inside a step with `for_each`")
+        self.input_refs(base, texts, inputs)
+        uses = self.expand(self.refs(base, names - {"item"}, known, inputs))
+        # Only the steps behind `when` decide a check; steps read only by the
+        # evidence or the fix text may fail and leave those values null.
+        needs = self.expand((when_names & known) - RESERVED_NAMES)
+        return Check(id=spec["id"], severity=spec["severity"], when=spec["when"], title=spec["title"],
+                     explanation=spec["explanation"], line=yamlsrc.line_of(self.data, base) or 0,
+                     evidence=dict(spec.get("evidence") or {}), fix_text=fix.get("text", ""),
+                     fix_commands=tuple(fix.get("commands") or ()), references=tuple(spec.get("references") or ()),
+                     needs=needs, uses=uses)
+
+    def check_cycles(self, steps: dict[str, Step]) -> None:
+        state: dict[str, int] = {}
+
+        def visit(sid: str, trail: list[str]) -> None:
+            if state.get(sid) == 2 or sid not in steps:
+                return
+            if state.get(sid) == 1:
+                cycle = trail[trail.index(sid):] + [sid]
+                self.problem(["steps", sid], f"steps depend on each other in a cycle: {' -> '.join(cycle)}",
+                             "break the cycle: one of these steps must not read the other")
+                return
+            state[sid] = 1
+            for n in sorted(steps[sid].needs):
+                visit(n, trail + [sid])
+            state[sid] = 2
+        for sid in steps:
+            visit(sid, [])

@@ -1,0 +1,98 @@
+"""YAML loading that remembers where every key and item came from, so that
+playbook errors can name file:line. Duplicate keys are errors, not silent
+overwrites."""
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+import yaml
+
+from .errors import PlaybookError, Problem
+
+_Base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class LocatedDict(dict):
+    line: int = 0
+    key_lines: dict
+
+
+class LocatedList(list):
+    line: int = 0
+    item_lines: list
+
+
+class _Loader(_Base):  # type: ignore[misc, valid-type]
+    problems: list[Problem]
+    filename: str
+
+
+def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> LocatedDict:
+    loader.flatten_mapping(node)
+    out = LocatedDict()
+    out.line = node.start_mark.line + 1
+    out.key_lines = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        line = key_node.start_mark.line + 1
+        if not isinstance(key, (str, int, float, bool)) or key is None:
+            loader.problems.append(Problem(loader.filename, line, "a mapping key must be a plain string"))
+            continue
+        if key in out:
+            loader.problems.append(Problem(
+                loader.filename, line,
+                f"duplicate key {key!r} (first defined on line {out.key_lines[key]})",
+                "YAML would silently keep only the last one; merge or rename them"))
+        out[key] = loader.construct_object(value_node, deep=True)
+        out.key_lines[key] = line
+    return out
+
+
+def _construct_sequence(loader: _Loader, node: yaml.SequenceNode) -> LocatedList:
+    out = LocatedList(loader.construct_object(child, deep=True) for child in node.value)
+    out.line = node.start_mark.line + 1
+    out.item_lines = [child.start_mark.line + 1 for child in node.value]
+    return out
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
+
+
+def load(text: str, filename: str) -> Any:
+    """Parse YAML text; raise PlaybookError (with line) on syntax or duplicate-key problems."""
+    loader = _Loader(text)
+    loader.problems = []
+    loader.filename = filename
+    try:
+        data = loader.get_single_data()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        msg = " ".join(filter(None, [exc.context, exc.problem])) or "invalid YAML"
+        hint = "check indentation and quoting on this line"
+        if "\t" in text:
+            hint = "YAML forbids tab characters for indentation; use spaces"
+        raise PlaybookError([Problem(filename, line, f"YAML syntax error: {msg}", hint)]) from None
+    except yaml.YAMLError as exc:
+        raise PlaybookError([Problem(filename, None, f"YAML error: {exc}")]) from None
+    finally:
+        loader.dispose()
+    if loader.problems:
+        raise PlaybookError(loader.problems)
+    return data
+
+
+def line_of(root: Any, path: Iterable[Any]) -> int | None:
+    """The line of the deepest node along `path` that exists (keys and indexes)."""
+    node, line = root, getattr(root, "line", None)
+    for part in path:
+        if isinstance(node, LocatedDict) and part in node:
+            line = node.key_lines.get(part, line)
+            node = node[part]
+        elif isinstance(node, LocatedList) and isinstance(part, int) and 0 <= part < len(node):
+            line = node.item_lines[part]
+            node = node[part]
+        else:
+            break
+    return line
