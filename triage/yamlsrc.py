@@ -73,6 +73,12 @@ def load(text: str, filename: str) -> Any:
         hint = "check indentation and quoting on this line"
         if "\t" in text:
             hint = "YAML forbids tab characters for indentation; use spaces"
+        elif "mapping values are not allowed" in msg:
+            hint = "a value that contains ': ' must be quoted: wrap the whole expression in double quotes"
+        elif "found character '`'" in msg or "found character '@'" in msg:
+            hint = "a value that starts with ` or @ must be quoted: wrap the whole expression in quotes"
+        elif "found undefined alias" in msg or "expected alphabetic or numeric character" in msg:
+            hint = "'*' and '&' start YAML aliases/anchors; quote the value"
         raise PlaybookError([Problem(filename, line, f"YAML syntax error: {msg}", hint)]) from None
     except yaml.YAMLError as exc:
         raise PlaybookError([Problem(filename, None, f"YAML error: {exc}")]) from None

@@ -1,0 +1,67 @@
+"""Markdown for incident tickets. AWS strings go in code spans or fenced
+blocks (inert), other text is escaped; table cells escape pipes."""
+from __future__ import annotations
+
+import re
+
+from .values import lines
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~])")
+
+
+def esc(text: str) -> str:
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+def code(text: str) -> str:
+    text = text.replace("\n", " ")
+    fence = "``" if "`" in text else "`"
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}".replace("|", "\\|")
+
+
+def fenced(body: str, lang: str = "") -> str:
+    fence = "```"
+    while fence in body:
+        fence += "`"
+    return f"{fence}{lang}\n{body}\n{fence}\n"
+
+
+def render_markdown(data: dict) -> str:
+    out: list[str] = []
+    target = ", ".join(f"{k}={v}" for k, v in data["inputs"].items() if v is not None)
+    out.append(f"## triage: {esc(data.get('title') or data['playbook'])} — {code(target)}\n")
+    n = len(data["findings"])
+    out.append(f"Playbook {code(data['playbook'])} · region {code(str(data.get('region')))} · "
+               f"{n} finding{'s' if n != 1 else ''} · {len(data['unchecked'])} unchecked\n")
+    if not n:
+        out.append("**No findings**: every check that could run passed.\n")
+    for i, f in enumerate(data["findings"], 1):
+        out.append(f"### {i}. [{f['severity'].upper()}] {esc(f['title'])} ({code(f['check'])})\n")
+        out.append(esc(f["explanation"].strip()) + "\n")
+        if f["evidence"]:
+            out.append("| Evidence | Value |\n|---|---|")
+            for name, value in f["evidence"].items():
+                out.append(f"| {esc(name)} | {'<br>'.join(code(v) for v in lines(value))} |")
+            out.append("")
+        fix = f.get("fix") or {}
+        if fix.get("text"):
+            out.append(f"**Fix:** {esc(fix['text'].strip())}\n")
+        if fix.get("commands"):
+            out.append(fenced("\n".join(fix["commands"]), "sh"))
+    if data["unchecked"]:
+        out.append("### Could not check\n")
+        for u in data["unchecked"]:
+            out.append(f"- {code(u['check'])}: {esc(u['reason'])}")
+        out.append("")
+    calls = data.get("calls", [])
+    if calls:
+        out.append(f"<details><summary>{len(calls)} API calls in {data.get('seconds', 0):.2f} s</summary>\n")
+        out.append("| Call | ms | Cached | Error |\n|---|---:|---|---|")
+        for c in calls:
+            out.append(f"| {code(c['call'])} | {c['ms']} | {'yes' if c['cached'] else 'no'} | "
+                       f"{code(c['error']) if c.get('error') else ''} |")
+        out.append("\n</details>\n")
+    if data.get("error"):
+        out.append(f"> **AWS unavailable:** {esc(data['error'])}\n")
+    return "\n".join(out) + "\n"

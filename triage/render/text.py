@@ -1,0 +1,74 @@
+"""Terminal output with rich. Every string from AWS or the user is put in a
+rich.Text (never parsed as markup). Commands are printed unwrapped so they
+copy and paste as one line."""
+from __future__ import annotations
+
+from typing import TextIO
+
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+from rich.theme import Theme
+
+from .values import lines
+
+THEME = Theme({
+    "critical": "bold white on red", "high": "bold red", "medium": "bold yellow", "low": "cyan", "info": "dim",
+    "ok": "bold green", "unchecked": "yellow", "muted": "dim", "command": "bold", "check-id": "dim cyan",
+})
+
+
+def console_for(out: TextIO, color: bool | None = None, width: int | None = None) -> Console:
+    return Console(file=out, theme=THEME, highlight=False, markup=False, emoji=False, width=width,
+                   force_terminal=color if color else None, no_color=color is False,
+                   color_system="auto" if color is not False else None)
+
+
+def finding_renderable(index: int, f: dict):
+    sev = f["severity"]
+    head = Text.assemble((f" {sev.upper()} ", sev), " ", (f["title"], "bold"), "  ", (f"[{f['check']}]", "check-id"))
+    parts: list = [Text(f["explanation"].strip())]
+    if f["evidence"]:
+        table = Table(show_header=False, box=None, padding=(0, 1), pad_edge=False)
+        table.add_column(style="muted", no_wrap=True)
+        table.add_column(overflow="fold")
+        for name, value in f["evidence"].items():
+            table.add_row(Text(name), Text("\n".join(lines(value))))
+        parts += [Text(""), Text("Evidence", style="bold"), table]
+    fix = f.get("fix") or {}
+    if fix.get("text") or fix.get("commands"):
+        parts += [Text(""), Text("Fix", style="bold"), Text(fix.get("text", "").strip())]
+    return Panel(Group(*parts), title=head, title_align="left", border_style=sev if sev != "critical" else "red",
+                 subtitle=Text(f"#{index}", style="muted"), subtitle_align="right")
+
+
+def render_text(data: dict, out: TextIO, *, color: bool | None = None, width: int | None = None) -> None:
+    console = console_for(out, color, width)
+    inputs = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in data["inputs"].items() if v is not None)
+    console.print(Text.assemble(("triage ", "bold"), (data["playbook"], "bold cyan"), " ", inputs,
+                                (f"  ({data.get('region') or '?'})", "muted")))
+    if data.get("title"):
+        console.print(Text(data["title"], style="muted"))
+    console.print()
+    if not data["findings"]:
+        console.print(Text("✓ No findings: every check that could run passed.", style="ok"))
+    for i, f in enumerate(data["findings"], 1):
+        console.print(finding_renderable(i, f))
+        commands = (f.get("fix") or {}).get("commands") or []
+        for cmd in commands:
+            console.print(Text(cmd, style="command"), soft_wrap=True)
+        if commands:
+            console.print()
+    if data["unchecked"]:
+        console.print(Text("Could not check", style="unchecked"))
+        for u in data["unchecked"]:
+            console.print(Text.assemble("  ", (u["check"], "check-id"), ": ", u["reason"]))
+        console.print()
+    calls = data.get("calls", [])
+    cached = sum(1 for c in calls if c.get("cached"))
+    failed = sum(1 for c in calls if c.get("error"))
+    summary = f"{len(calls)} API calls ({cached} cached, {failed} failed) in {data.get('seconds', 0):.2f} s"
+    console.print(Text(summary, style="muted"))
+    if data.get("error"):
+        console.print(Text(f"AWS unavailable: {data['error']}", style="high"))

@@ -1,0 +1,31 @@
+"""How evidence values are shown in text and markdown."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+MAX_ITEMS = 8
+
+
+def short(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, (int, float, str)):
+        return str(value)
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def lines(value: Any) -> list[str]:
+    """A value as display lines: lists one item per line (capped)."""
+    if isinstance(value, list):
+        if not value:
+            return ["(none)"]
+        out = [short(v) for v in value[:MAX_ITEMS]]
+        if len(value) > MAX_ITEMS:
+            out.append(f"… and {len(value) - MAX_ITEMS} more")
+        return out
+    return [short(value)]
