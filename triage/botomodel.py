@@ -3,13 +3,13 @@ operations, parameter names (with "did you mean"), pagination, the
 read-only guard, and field names that expressions read from call results."""
 from __future__ import annotations
 
-import difflib
 from functools import lru_cache
 from typing import Any
 
 from . import expr, yamlsrc
 from .errors import Problem
 from .readonly import is_read_operation, refusal
+from .suggest import suggest
 
 
 @lru_cache(maxsize=1)
@@ -47,13 +47,8 @@ def can_paginate(service: str, operation: str) -> bool:
         return False
 
 
-def _guess(name: str, choices, n: int = 1) -> str | None:
-    found = difflib.get_close_matches(name, list(choices), n=n, cutoff=0.6)
-    if not found:  # case-only or prefix differences: Timout vs Timeout, functionname vs FunctionName
-        lowered = {c.lower(): c for c in choices}
-        found = difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.6)
-        found = [lowered[f] for f in found]
-    return found[0] if found else None
+def _guess(name: str, choices) -> str | None:
+    return suggest(name, choices)
 
 
 def operation_problem(service: str, operation: str) -> tuple[str, str | None] | None:
@@ -77,12 +72,14 @@ def check_playbook(playbook, data: dict, filename: str) -> list[Problem]:
     def add(path: list, message: str, hint: str | None = None) -> None:
         problems.append(Problem(filename, yamlsrc.line_of(data, path), message, hint))
 
+    valid: set[str] = set()
     for step in playbook.steps.values():
         base = ["steps", step.id]
         bad = operation_problem(step.service, step.operation)
         if bad:
             add(base + ["call"], *bad)
             continue
+        valid.add(step.id)
         op = service_model(step.service).operation_model(step.operation)
         _check_params(op.input_shape, step.params, base + ["params"], add, f"{step.call}")
         if step.paginate and not can_paginate(step.service, step.operation):
@@ -92,7 +89,7 @@ def check_playbook(playbook, data: dict, filename: str) -> list[Problem]:
             bad = operation_problem(inp.complete.service, inp.complete.operation)
             if bad:
                 add(["inputs", name, "complete", "call"], *bad)
-    _check_result_fields(playbook, data, add)
+    _check_result_fields(playbook, data, add, valid)
     return problems
 
 
@@ -133,7 +130,7 @@ def _check_params(shape, value: Any, path: list, add, where: str) -> None:
         add(path, f"{where} expects a string, got {value!r}", "quote it")
 
 
-def _check_result_fields(playbook, data: dict, add) -> None:
+def _check_result_fields(playbook, data: dict, add, valid: set[str]) -> None:
     """`config.Timout` where config is lambda.GetFunctionConfiguration -> did you mean Timeout."""
     def check_expression(path: list, expression: str) -> None:
         try:
@@ -142,7 +139,7 @@ def _check_result_fields(playbook, data: dict, add) -> None:
             return
         for chain in chains:
             step = playbook.steps.get(chain[0])
-            if step is None or step.for_each or len(chain) < 2:
+            if step is None or step.id not in valid or step.for_each or len(chain) < 2:
                 continue
             shape = service_model(step.service).operation_model(step.operation).output_shape
             for field in chain[1:]:

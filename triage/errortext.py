@@ -46,8 +46,9 @@ DB_TOO_MANY_CONNECTIONS = "db-too-many-connections"
 _KIND_PRIORITY = (ACCESS_DENIED, RESOURCE_NOT_FOUND, DB_TOO_MANY_CONNECTIONS, LAMBDA_TIMEOUT)
 
 # Pastes are short; a whole log file is not.  Bounding the input bounds the
-# time every regular expression below can take.
-_MAX_INPUT_CHARS = 200_000
+# time every regular expression below can take (they are written to be
+# linear, see the possessive "++" quantifiers and bounded repeats).
+_MAX_INPUT_CHARS = 100_000
 
 
 @dataclass
@@ -73,7 +74,11 @@ class ParsedError:
 # keys may hold almost anything, so exclude only what ends a token in running
 # text: whitespace, quotes, angle brackets (XML) and backslashes (escapes).
 _ARN_CHARS = r"[^\s\"'<>`\\]"
-_ARN = rf"arn:[a-z0-9-]+:[a-z0-9-]+:[a-z0-9-]*:[0-9*]*:{_ARN_CHARS}+"
+# The longest real ARNs are S3 object ARNs: a 63-character bucket plus a
+# 1024-byte key.  Bounding the tail, and making it possessive, keeps a long
+# run of junk from being rescanned from every "arn:" in it.
+_ARN_TAIL = rf"{_ARN_CHARS}{{1,1500}}+"
+_ARN = rf"arn:[a-z0-9-]+:[a-z0-9-]+:[a-z0-9-]*:[0-9*]*:{_ARN_TAIL}"
 _ACTION = r"[A-Za-z0-9-]+:[A-Za-z0-9*]+"
 _UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 
@@ -260,10 +265,10 @@ _LOG_PREFIX = re.compile(
 # ends in an ARN reads "<fragment> is not authorized ...", the fragment is the
 # tail of the ARN that the terminal wrapped.
 _AFTER_ARN = re.compile(
-    r"^\S+\s+(?:is\s+not\b|on\s+(?:the\s+)?resource\b|because\b|with\s+an?\s+explicit\b|\(Service\b)"
+    r"^\S++\s+(?:is\s+not\b|on\s+(?:the\s+)?resource\b|because\b|with\s+an?\s+explicit\b|\(Service\b)"
 )
-_ARN_FRAGMENT = re.compile(r"^[\w\-./:@+=,*$#?!~%&]+[.,;:\"')]*$")
-_OPAQUE = re.compile(r"^[A-Za-z0-9_\-+/=]+$")
+_ARN_FRAGMENT = re.compile(r"[\w\-./:@+=,*$#?!~%&;\"')]+")  # used with fullmatch
+_OPAQUE = re.compile(r"[A-Za-z0-9_\-+/=]+")  # used with fullmatch
 _ENCODED_LEAD = re.compile(r"[Ee]ncoded (?:authorization failure )?message:\s*\S*$")
 
 # Common terminal widths: a line exactly this long probably ended because the
@@ -320,14 +325,14 @@ def _glue(tail: str, prev_raw: str, line: str, width: int | None) -> bool:
         return True
     last = tail.split()[-1].lstrip("\"'(") if tail.split() else ""
     first = line.split(None, 1)[0]
-    if last.startswith("arn:") and _ARN_FRAGMENT.match(first):
+    if last.startswith("arn:") and _ARN_FRAGMENT.fullmatch(first):
         # Not "." or ",": those more often end the sentence than split the ARN.
         incomplete = last.count(":") < 5 or last[-1] in ":/-_=@+"
         if incomplete or _AFTER_ARN.match(line):
             return True
     # The blob after "Encoded authorization failure message:" is hundreds of
     # characters long and always wraps; continuation lines hold nothing else.
-    if _OPAQUE.match(last) and _OPAQUE.match(line.strip()):
+    if _OPAQUE.fullmatch(last) and _OPAQUE.fullmatch(line.strip()):
         if len(last) >= 40 or _ENCODED_LEAD.search(tail):
             return True
     return False
@@ -392,7 +397,9 @@ _ERROR_CODE_SOURCES = (
         r"(?:\s*Error Code: (?P<code>[A-Za-z0-9.]+)[;,)])?"
     )),
     # AWS SDK for Go v1: "AccessDenied: Access Denied\n\tstatus code: 403, request id: ..."
-    ("aws", re.compile(r"\b(?P<code>[A-Z][A-Za-z0-9.]{2,80}):[^\n]{0,2000}\n\s*status code: (?P<status>\d{3}), request id:")),
+    # Matched a line at a time (the code is read from "line" by _GO_V1_CODE)
+    # so that a long line is scanned once, not once per capitalised word.
+    ("aws", re.compile(r"^(?P<line>[^\n]*+)\n[ \t]*status code: (?P<status>\d{3}), request id:", re.M)),
     # XML bodies (S3, EC2, query-protocol services): <Code>AccessDenied</Code>
     ("aws", re.compile(r"<Code>\s*(?P<code>[A-Za-z][A-Za-z0-9.]{1,80})\s*</Code>")),
     # JSON-protocol services: {"__type":"com.amazon.coral.service#AccessDeniedException", ...}
@@ -545,6 +552,7 @@ class _Context:
     request_id: str | None = None
 
 
+_GO_V1_CODE = re.compile(r"\b([A-Z][A-Za-z0-9.]{2,80}): ")
 _CLOUDTRAIL_EVENT = re.compile(r"[\"']eventName[\"']\s*:\s*[\"'](?P<operation>[A-Za-z0-9]+)[\"']")
 _CLOUDTRAIL_SOURCE = re.compile(r"[\"']eventSource[\"']\s*:\s*[\"'](?P<service>[a-z0-9-]+)\.amazonaws\.com[\"']")
 
@@ -556,6 +564,8 @@ def _context(clean: str, text: str) -> _Context:
         if not m:
             continue
         groups = m.groupdict()
+        if groups.get("line") is not None and (code := _GO_V1_CODE.search(groups["line"])):
+            groups["code"] = code.group(1)
         if ctx.operation is None and groups.get("operation"):
             ctx.operation = groups["operation"]
         if ctx.service is None and groups.get("service"):
@@ -602,9 +612,9 @@ _ACCESS_DENIED_RX = {
     # (logs:CreateLogStream on some paths, sts:GetCallerIdentity, ...).
     "not_authorized": re.compile(
         rf"""
-        (?<![\w:/-])(?P<principal>arn:{_ARN_CHARS}+|anonymous)
+        (?<![\w:/-])(?P<principal>arn:{_ARN_TAIL}|anonymous)
         \s+is\s+not\s+authori[sz]ed\s+to\s+perform\s*:?\s*(?P<action>{_ACTION})
-        (?:\s+on\s+resource\s*:?\s*(?:"(?P<qresource>[^"\n]{{1,2048}})"|(?P<resource>arn:{_ARN_CHARS}+|\*)))?
+        (?:\s+on\s+resource\s*:?\s*(?:"(?P<qresource>[^"\n]{{1,2048}})"|(?P<resource>arn:{_ARN_TAIL}|\*)))?
         """,
         re.X,
     ),
@@ -737,7 +747,7 @@ def _deny_notes(facts: dict[str, object], notes: list[str], ctx: _Context) -> No
         notes.append(f"Nothing allowed {action} in {where}: add an Allow there.")
     elif "principal" not in facts and "encoded_message" not in facts:
         notes.append(
-            "The message names neither principal nor action: look the request up in CloudTrail "
+            "The message does not say who was denied or by which policy: look the request up in CloudTrail "
             "(errorCode AccessDenied) or re-run the command with --debug to see who called what."
         )
     s3_read = facts.get("action") in ("s3:GetObject",) or ctx.operation in ("GetObject", "HeadObject")
@@ -1022,8 +1032,10 @@ def _derive_action(text: str, ctx: _Context, facts: dict[str, object], notes: li
             if fields and fields[1]:
                 service = fields[1]
                 break
-    if service is None and ctx.error_code in ("NoSuchKey", "NoSuchBucket"):
-        service = "s3"
+    if service is None and ":" in str(facts.get("resource_type", "")):
+        # Types are "service:type", and came from service-specific wording
+        # ("Requested resource not found" is DynamoDB's, NoSuchKey is S3's).
+        service = str(facts["resource_type"]).split(":", 1)[0]
     if service is None and ctx.operation not in _OPERATION_SERVICES and _LAMBDA_WORDING.search(text):
         service = "lambda"
     action = _action_for(ctx.operation, service)

@@ -149,13 +149,15 @@ class TriageFunctions(jfn.Functions):
     def _func_timed_out_after(self, line):
         return timed_out_after(line)
 
+    # Time windows are aligned to whole minutes so that the same question
+    # asked twice within a minute is the same call (and can be reused).
     @jfn.signature()
     def _func_now_ms(self):
-        return int(time.time() * 1000)
+        return int(math.ceil(time.time() / 60) * 60 * 1000)
 
     @jfn.signature({"types": ["string", "number"]})
     def _func_ago_ms(self, duration):
-        return int((time.time() - parse_duration(duration)) * 1000)
+        return int((time.time() - parse_duration(duration)) // 60 * 60 * 1000)
 
     @jfn.signature({"types": ["string", "number"]})
     def _func_duration_s(self, duration):

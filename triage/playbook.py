@@ -5,7 +5,6 @@ graph, trigger regexes, and (deep validation) botocore's service models
 with the read-only guard. Every problem is reported as file:line."""
 from __future__ import annotations
 
-import difflib
 import json
 import re
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from typing import Any
 
 from . import expr, yamlsrc
 from .errors import PlaybookError, Problem
+from .suggest import suggest
 
 SEVERITIES = ("critical", "high", "medium", "low", "info")
 RESERVED_NAMES = frozenset({"inputs", "item", "region"})
@@ -123,10 +123,12 @@ def _schema_problems(data: Any, filename: str) -> list[Problem]:
     problems = []
     for err in validator.iter_errors(data):
         path = list(err.absolute_path)
-        line = yamlsrc.line_of(data, path)
         where = ".".join(str(p) for p in path) or "top level"
         message, hint = _explain_schema_error(err, where)
-        problems.append(Problem(filename, line, message, hint))
+        if err.validator == "additionalProperties" and isinstance(err.instance, dict):
+            extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
+            path += extra[:1]  # point at the unknown key's own line
+        problems.append(Problem(filename, yamlsrc.line_of(data, path), message, hint))
     return problems
 
 
@@ -136,16 +138,17 @@ def _explain_schema_error(err, where: str) -> tuple[str, str | None]:
         allowed = sorted(err.schema.get("properties", {}))
         extra = sorted(set(err.instance) - set(allowed)) if isinstance(err.instance, dict) else []
         name = extra[0] if extra else "?"
-        guess = difflib.get_close_matches(str(name), allowed, n=1)
-        hint = f"did you mean '{guess[0]}'?" if guess else f"allowed keys here: {', '.join(allowed)}"
+        guess = suggest(str(name), allowed)
+        hint = f"did you mean '{guess}'?" if guess else f"allowed keys here: {', '.join(allowed)}"
         return f"unknown key '{name}' in {where} (unknown keys are errors, never ignored)", hint
     if v == "required":
         missing = err.message.split("'")[1] if "'" in err.message else err.message
         return f"{where}: missing required key '{missing}'", _REQUIRED_HINTS.get(missing)
     if v == "type":
-        want = err.validator_value if isinstance(err.validator_value, str) else " or ".join(err.validator_value)
-        got = type(err.instance).__name__.replace("Located", "").replace("dict", "mapping").replace("list", "list").lower()
-        return f"{where} must be a {want}, not a {got}", _TYPE_HINTS.get(want)
+        wants = [err.validator_value] if isinstance(err.validator_value, str) else list(err.validator_value)
+        want = " or ".join(_TYPE_NAMES.get(w, w) for w in wants)
+        got = _TYPE_NAMES.get(_json_type(err.instance), _json_type(err.instance))
+        return f"{where} must be a {want}, not a {got}", _TYPE_HINTS.get(wants[0])
     if v == "enum":
         return f"{where} is {err.instance!r}; expected one of {', '.join(map(str, err.validator_value))}", None
     if v == "pattern":
@@ -169,8 +172,25 @@ _REQUIRED_HINTS = {
     "query": "give a JMESPath that yields the list of names, e.g. Functions[].FunctionName",
     "text": "`fix:` needs `text:`; add `commands:` for copy-paste commands",
 }
+_TYPE_NAMES = {"object": "mapping", "array": "list", "null": "empty value", "integer": "whole number"}
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, dict):
+        return "object"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, (int, float)):
+        return "number"
+    return "string"
+
+
 _TYPE_HINTS = {
-    "object": "indent the nested keys under it (a mapping), e.g.\n      params:\n        FunctionName: ${inputs.function}",
+    "object": "write `name:` keys indented under it (a mapping), not `- ` list items",
     "array": "write a YAML list, one '- item' per line",
     "string": "quote the value, e.g. \"...\" (JMESPath literals with backticks need quoting in YAML)",
 }
@@ -218,6 +238,13 @@ class _Builder:
     def problem(self, path: list, message: str, hint: str | None = None) -> None:
         self.problems.append(Problem(self.filename, yamlsrc.line_of(self.data, path), message, hint))
 
+    def read(self, path: list, expression: str, known: set[str], inputs: dict, template: bool = False) -> set[str]:
+        """Compile one expression/template at `path`, check the names it
+        reads, and return the known names (steps, derived values) it reads."""
+        names = self.compile(path, expression, template)
+        self.input_refs(path, [expression], inputs)
+        return self.refs(path, names - {"item"}, known, inputs)
+
     def compile(self, path: list, expression: str, template: bool = False) -> set[str]:
         """Compile an expression or template; return the root names it reads."""
         try:
@@ -253,14 +280,12 @@ class _Builder:
             if name in steps_known:
                 self.problem(path, f"derived value '{name}' has the name of a step or a reserved name", "rename it")
                 continue
-            known_here = steps_known | set(self.derived_needs)
-            names = self.compile(path, e)
-            self.input_refs(path, [e], inputs)
-            later = names & (set(derive) - set(self.derived_needs) - {name})
+            later = self.compile(path, e) & (set(derive) - set(self.derived_needs) - {name})
             for n in sorted(later):
                 self.problem(path, f"'{n}' is derived further down; a derived value can only use the ones above it",
                              f"move '{name}' below '{n}'")
-            self.derived_needs[name] = self.expand(self.refs(path, names - later, known_here, inputs))
+            known_here = steps_known | set(self.derived_needs) | later  # `later` already reported
+            self.derived_needs[name] = self.expand(self.read(path, e, known_here, inputs) - later)
         known = steps_known | set(self.derived_needs)
         seen: dict[str, int] = {}
         checks = []
@@ -308,11 +333,11 @@ class _Builder:
                      help=spec.get("help", ""), choices=tuple(spec.get("choices") or ()), example=spec.get("example"),
                      complete=comp)
 
-    def refs(self, path: list, names: set[str], known: set[str], inputs: dict, reads_inputs: set[str] | None = None) -> set[str]:
+    def refs(self, path: list, names: set[str], known: set[str], inputs: dict) -> set[str]:
         for name in sorted(names - known):
-            guess = difflib.get_close_matches(name, sorted(known), n=1)
+            guess = suggest(name, sorted(known))
             self.problem(path, f"'{name}' is not a step or a context name",
-                         f"did you mean '{guess[0]}'?" if guess else
+                         f"did you mean '{guess}'?" if guess else
                          f"expressions start from inputs.<name>, a step id ({', '.join(sorted(known - RESERVED_NAMES))}), item or region")
         return names & known - RESERVED_NAMES
 
@@ -320,9 +345,9 @@ class _Builder:
         for e in expressions:
             for match in re.finditer(r"\binputs\.([A-Za-z_][A-Za-z0-9_]*)", e):
                 if match.group(1) not in inputs:
-                    guess = difflib.get_close_matches(match.group(1), list(inputs), n=1)
+                    guess = suggest(match.group(1), list(inputs))
                     self.problem(path, f"input '{match.group(1)}' is not declared",
-                                 f"did you mean inputs.{guess[0]}?" if guess else "declare it under `inputs:`")
+                                 f"did you mean inputs.{guess}?" if guess else "declare it under `inputs:`")
 
     def templates_in(self, value: Any, path: list, out: list) -> None:
         if isinstance(value, str):
@@ -338,23 +363,20 @@ class _Builder:
     def step(self, sid: str, spec: dict, known: set[str], inputs: dict) -> Step:
         base = ["steps", sid]
         service, operation = spec["call"].split(".", 1)
-        names: set[str] = set()
-        texts: list[str] = []
         templated: list = []
         self.templates_in(spec.get("params") or {}, base + ["params"], templated)
         if spec.get("region"):
             templated.append((base + ["region"], spec["region"]))
+        needs: set[str] = set()
+        uses_item = False
         for path, text in templated:
-            names |= self.compile(path, text, template=True)
-            texts.append(text)
+            needs |= self.read(path, text, known, inputs, template=True)
+            uses_item |= "item" in self.compile(path, text, template=True)
         for key in ("when", "for_each"):
             if spec.get(key):
-                names |= self.compile(base + [key], spec[key])
-                texts.append(spec[key])
-        if "item" in names and not spec.get("for_each"):
+                needs |= self.read(base + [key], spec[key], known, inputs)
+        if uses_item and not spec.get("for_each"):
             self.problem(base, "`item` is only defined inside a step with `for_each`", "add `for_each:` or remove `item`")
-        self.input_refs(base, texts, inputs)
-        needs = self.refs(base, names, known, inputs)
         if sid in needs:
             self.problem(base, f"step '{sid}' refers to itself", "a step can only read inputs and other steps")
         return Step(id=sid, service=service, operation=operation, params=dict(spec.get("params") or {}),
@@ -365,34 +387,23 @@ class _Builder:
 
     def check(self, i: int, spec: dict, known: set[str], inputs: dict) -> Check:
         base = ["checks", i]
-        texts: list[str] = [spec["when"]]
-        when_names = self.compile(base + ["when"], spec["when"])
-        names: set[str] = set(when_names)
-        for key in ("title", "explanation"):
-            names |= self.compile(base + [key], spec[key], template=True)
-            texts.append(spec[key])
-        for ename, e in (spec.get("evidence") or {}).items():
-            names |= self.compile(base + ["evidence", ename], e)
-            texts.append(e)
         fix = spec.get("fix") or {}
+        parts = [(base + ["title"], spec["title"], True), (base + ["explanation"], spec["explanation"], True)]
+        parts += [(base + ["evidence", name], e, False) for name, e in (spec.get("evidence") or {}).items()]
         if fix.get("text"):
-            names |= self.compile(base + ["fix", "text"], fix["text"], template=True)
-            texts.append(fix["text"])
-        for j, cmd in enumerate(fix.get("commands") or []):
-            names |= self.compile(base + ["fix", "commands", j], cmd, template=True)
-            texts.append(cmd)
-        if "item" in names:
-            self.problem(base, "`item` is only defined inside a step with `for_each`")
-        self.input_refs(base, texts, inputs)
-        uses = self.expand(self.refs(base, names - {"item"}, known, inputs))
+            parts.append((base + ["fix", "text"], fix["text"], True))
+        parts += [(base + ["fix", "commands", j], c, True) for j, c in enumerate(fix.get("commands") or [])]
+        when_names = self.read(base + ["when"], spec["when"], known, inputs)
+        names = set(when_names)
+        for path, text, template in parts:
+            names |= self.read(path, text, known, inputs, template=template)
         # Only the steps behind `when` decide a check; steps read only by the
         # evidence or the fix text may fail and leave those values null.
-        needs = self.expand((when_names & known) - RESERVED_NAMES)
         return Check(id=spec["id"], severity=spec["severity"], when=spec["when"], title=spec["title"],
                      explanation=spec["explanation"], line=yamlsrc.line_of(self.data, base) or 0,
                      evidence=dict(spec.get("evidence") or {}), fix_text=fix.get("text", ""),
                      fix_commands=tuple(fix.get("commands") or ()), references=tuple(spec.get("references") or ()),
-                     needs=needs, uses=uses)
+                     needs=self.expand(when_names), uses=self.expand(names))
 
     def check_cycles(self, steps: dict[str, Step]) -> None:
         state: dict[str, int] = {}

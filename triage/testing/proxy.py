@@ -848,10 +848,10 @@ class _Handler(BaseHTTPRequestHandler):
                 self.send_header("Content-Length", str(len(body)))
         if self.close_connection:
             self.send_header("Connection", "close")
+        req.status = status  # before the client can see the response
         self.end_headers()
         if body and not no_body and req.method != "HEAD":
             self.wfile.write(body)
-        req.status = status
 
     def _apply_fault(self, req: ProxyRequest, fault: Fault):
         proxy = self.server.proxy
@@ -959,10 +959,10 @@ class _Handler(BaseHTTPRequestHandler):
                 self.send_header("Content-Length", str(len(data)))
         if self.close_connection:
             self.send_header("Connection", "close")
+        req.status = resp.status  # before the client can see the response
         self.end_headers()
         if data and not no_body and req.method != "HEAD":
             self.wfile.write(data)
-        req.status = resp.status
 
     def _upstream_failed(self, req: ProxyRequest, exc: BaseException):
         if self.server.proxy._stopping.is_set():
