@@ -115,7 +115,8 @@ class Aws:
 
     @property
     def region(self) -> str:
-        region = self.settings.region or self.session.region_name
+        # AWS_REGION is what Lambda and the newer SDKs set; botocore reads AWS_DEFAULT_REGION.
+        region = self.settings.region or self.session.region_name or os.environ.get("AWS_REGION")
         if not region:
             raise AwsUnavailable("no AWS region configured",
                                  "pass --region us-east-1, set AWS_REGION, or add `region =` to your profile")

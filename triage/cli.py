@@ -7,6 +7,7 @@ boto3: `triage --help` and `triage playbooks` stay fast."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from dataclasses import dataclass, field
@@ -145,7 +146,8 @@ def program(argv: list[str], env: Env) -> int:
         parser.print_help(env.stdout)
         return ExitStatus.OK
     try:
-        args = parser.parse_args(argv)
+        with contextlib.redirect_stdout(env.stdout), contextlib.redirect_stderr(env.stderr):
+            args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse already printed usage or help
         return ExitStatus.OK if exc.code == 0 else ExitStatus.USAGE
     command = args.command
@@ -193,12 +195,13 @@ def run_and_render(pb, given: dict, args, env: Env, aws=None) -> int:
 
     engine.coerce_inputs(pb, given)  # usage errors before any AWS work
     aws = aws or Aws(aws_settings(args))
+    aws.session  # an unknown --profile is reported now, not once per step
     diagnosis = engine.run(pb, given, aws, deadline=_option(args, "deadline"))
     data = diagnosis.to_dict()
     fmt = _option(args, "output", "text")
     render(data, fmt, env.stdout, color=False if _option(args, "no_color", False) or os.environ.get("NO_COLOR") else None)
     if diagnosis.unavailable:
-        env.stderr.write(f"triage: AWS unavailable: {diagnosis.redactor.text(diagnosis.unavailable)}\n"
+        env.stderr.write(f"triage: AWS unavailable: {diagnosis.unavailable}\n"
                          "  hint: check credentials (aws sts get-caller-identity), --profile/--region, "
                          "and --endpoint-url / AWS_ENDPOINT_URL\n")
         return ExitStatus.AWS_UNAVAILABLE

@@ -151,17 +151,21 @@ def run(playbook: Playbook, inputs: dict[str, Any], aws: Aws, *, deadline: float
     timed_out = False
     try:
         while pending or running:
-            for sid in [s for s, step in pending.items() if step.needs <= outcomes.keys()]:
-                step = pending.pop(sid)
-                blocked = [n for n in sorted(step.needs) if outcomes[n].status == "failed"]
-                if blocked:
-                    first = outcomes[blocked[0]]
-                    outcomes[sid] = StepOutcome("failed", error=first.error,
-                                                reason=first.reason or f"depends on step '{blocked[0]}', which failed")
-                    continue
-                snapshot = {**context, **{k: o.value for k, o in outcomes.items()}}
-                note("start", sid)
-                running[pool.submit(_run_step, step, snapshot, aws, playbook.id)] = sid
+            progressed = True
+            while progressed:  # blocked steps resolve at once and may unblock others
+                progressed = False
+                for sid in [s for s, step in pending.items() if step.needs <= outcomes.keys()]:
+                    step = pending.pop(sid)
+                    progressed = True
+                    blocked = [n for n in sorted(step.needs) if outcomes[n].status == "failed"]
+                    if blocked:
+                        first = outcomes[blocked[0]]
+                        outcomes[sid] = StepOutcome("failed", error=first.error,
+                                                    reason=first.reason or f"depends on step '{blocked[0]}', which failed")
+                        continue
+                    snapshot = {**context, **{k: o.value for k, o in outcomes.items()}}
+                    note("start", sid)
+                    running[pool.submit(_run_step, step, snapshot, aws, playbook.id)] = sid
             if not running:
                 if pending:  # unreachable after validation (cycles are rejected)
                     raise UsageError(f"steps {', '.join(pending)} can never run (dependency cycle)")

@@ -144,11 +144,12 @@ def _resource_type_from_arn(arn: str) -> str | None:
     if service in ("sqs", "sns"):
         # Queue and topic ARNs end in a bare name: the type is the service's only one.
         return "sqs:queue" if service == "sqs" else "sns:topic"
-    m = re.match(r"([^:/]+)[:/]", resource)
-    head = m.group(1) if m else None
-    if not head or head == "*":
+    # Most ARNs read "<type>/<id>" or "<type>:<id>".  Accept the head only if
+    # it is a word: API Gateway and others start with an id instead.
+    m = re.match(r"([A-Za-z][A-Za-z-]*)[:/]", resource)
+    if not m or service == "execute-api":
         return None  # e.g. arn:aws:iam::123456789012:root
-    return f"{service}:{head}"
+    return f"{service}:{m.group(1)}"
 
 
 def _account_from_arn(arn: str) -> str | None:
@@ -323,7 +324,8 @@ def _glue(tail: str, prev_raw: str, line: str, width: int | None) -> bool:
         return False
     if width is not None and len(prev_raw) == width:
         return True
-    last = tail.split()[-1].lstrip("\"'(") if tail.split() else ""
+    words = tail.split()
+    last = words[-1].lstrip("\"'(") if words else ""
     first = line.split(None, 1)[0]
     if last.startswith("arn:") and _ARN_FRAGMENT.fullmatch(first):
         # Not "." or ",": those more often end the sentence than split the ARN.
@@ -371,10 +373,11 @@ def _normalise(text: str) -> tuple[str, str]:
 # Context shared by the families: the SDK wrapper, error code, request id
 # ---------------------------------------------------------------------------
 
-# Where an error code can be read, most reliable first.  "kind" tells
-# _Context how far to trust a code for the generic "...NotFound" test: only
-# codes that an AWS SDK or API put there, not a Lambda "errorType" (which is
-# often a Python exception name like FileNotFoundError).
+# Where an error code can be read, most reliable first.  The first element
+# says how far to trust the code: "aws" for codes an AWS SDK or API put
+# there; "lambda" for Lambda's "errorType", which is as often a Python
+# exception name (FileNotFoundError) as an AWS one, so it never counts as a
+# generic "...NotFound" or "...AccessDenied" code.
 _ERROR_CODE_SOURCES = (
     # boto3 / AWS CLI:
     #   An error occurred (AccessDenied) when calling the GetObject operation: Access Denied
@@ -610,14 +613,18 @@ _ACCESS_DENIED_RX = {
     #   User: arn:... is not authorized to perform: s3:GetObject on resource: "arn:aws:s3:::b/k" because ...
     # The "on resource" part is missing for actions without a resource
     # (logs:CreateLogStream on some paths, sts:GetCallerIdentity, ...).
+    # The match starts at the phrase; the principal is the word before it
+    # (see "principal"), which keeps the search linear on junk full of "arn:".
     "not_authorized": re.compile(
         rf"""
-        (?<![\w:/-])(?P<principal>arn:{_ARN_TAIL}|anonymous)
         \s+is\s+not\s+authori[sz]ed\s+to\s+perform\s*:?\s*(?P<action>{_ACTION})
         (?:\s+on\s+resource\s*:?\s*(?:"(?P<qresource>[^"\n]{{1,2048}})"|(?P<resource>arn:{_ARN_TAIL}|\*)))?
         """,
         re.X,
     ),
+    # Applied to the single word before "is not authorized": "arn:..." or
+    # "anonymous", possibly glued to a quote or "User:".
+    "principal": re.compile(r"(?:^|[^\w:/-])(?P<principal>arn:\S+|anonymous)$"),
     # ... because no identity-based policy allows the s3:GetObject action
     "implicit_deny": re.compile(
         rf"because\s+no\s+(?P<ptype>{_POLICY_TYPE_ALT})\s+allows?\s+the\s+(?P<action>{_ACTION})\s+action",
@@ -665,13 +672,16 @@ def _access_denied(text: str, ctx: _Context) -> _Finding | None:
     m = rx["not_authorized"].search(text)
     if m:
         signal = True
-        principal = _clean_arn(m["principal"])
-        facts["principal"] = principal
         facts["action"] = m["action"]
         resource = m["qresource"] or m["resource"]
         if resource:
             facts["resource"] = _clean_arn(resource)
-        _principal_facts(principal, facts, notes)
+        words = text[max(0, m.start() - 1600) : m.start()].split()
+        who = rx["principal"].search(words[-1]) if words else None
+        if who:
+            principal = _clean_arn(who["principal"])
+            facts["principal"] = principal
+            _principal_facts(principal, facts, notes)
 
     # The reason: the first of the two phrasings that occurs.
     implicit, explicit = rx["implicit_deny"].search(text), rx["explicit_deny"].search(text)
@@ -721,6 +731,13 @@ def _access_denied(text: str, ctx: _Context) -> _Finding | None:
     if not signal:
         return None
 
+    if ctx.error_code == "KMSAccessDeniedException":
+        # Lambda's wording for its own failure to decrypt environment variables.
+        facts.setdefault("action", "kms:Decrypt")
+        notes.append(
+            "Lambda could not decrypt the function's environment variables: the function's KMS key "
+            "policy (or its execution role) must allow kms:Decrypt; check the key is enabled."
+        )
     if rx["kms_ciphertext"].search(text):
         notes.append(
             "KMS could not name the key: it is the one that encrypted this ciphertext. Look for the key "
@@ -781,6 +798,13 @@ _NOT_FOUND_WORDING = (
 )
 
 _NOT_FOUND_CODE_TYPES = {
+    "InvalidInstanceID.NotFound": "ec2:instance",
+    "InvalidVpcID.NotFound": "ec2:vpc",
+    "InvalidSubnetID.NotFound": "ec2:subnet",
+    "InvalidGroup.NotFound": "ec2:security-group",
+    "InvalidAMIID.NotFound": "ec2:image",
+    "InvalidVolume.NotFound": "ec2:volume",
+    "InvalidKeyPair.NotFound": "ec2:key-pair",
     "NoSuchBucket": "s3:bucket",
     "NoSuchKey": "s3:object",
     "QueueDoesNotExist": "sqs:queue",
@@ -941,12 +965,13 @@ _LAMBDA_TIMEOUT_RX = {
     "minutes": re.compile(r"Task timed out after (?P<minutes>\d+):(?P<seconds>\d{2}(?:\.\d+)?) minutes"),
     # {"errorType": "Sandbox.Timedout", ...} from the 2023+ runtimes
     "sandbox": re.compile(r"Sandbox\.Timedout"),
-    # REPORT RequestId: ... Duration: 3000.00 ms ... Status: timeout
-    "report": re.compile(r"\bREPORT\b[^\n]{0,600}?Status:\s*timeout", re.I),
-    # INIT_REPORT Init Duration: 10000.00 ms Phase: init Status: timeout
-    "init_report": re.compile(r"\bINIT_REPORT\b[^\n]{0,600}?Status:\s*timeout", re.I),
+    # A line ending a timed-out invocation (checked for REPORT / INIT_REPORT):
+    #   REPORT RequestId: ... Duration: 3000.00 ms ... Status: timeout
+    #   INIT_REPORT Init Duration: 10000.00 ms Phase: init Status: timeout
+    "status_line": re.compile(r"^[^\n]*Status:\s*timeout\b[^\n]*", re.M | re.I),
 }
-_REPORT_DURATION = re.compile(r"\bREPORT\b[^\n]{0,200}?\bDuration:\s*(?P<ms>\d+(?:\.\d+)?)\s*ms")
+# Applied to the REPORT line only; not "Billed Duration" or "Init Duration".
+_REPORT_DURATION = re.compile(r"(?<!Billed )(?<!Init )\bDuration:\s*(?P<ms>\d+(?:\.\d+)?)\s*ms")
 
 
 def _lambda_timeout(text: str, ctx: _Context) -> _Finding | None:
@@ -957,8 +982,10 @@ def _lambda_timeout(text: str, ctx: _Context) -> _Finding | None:
         facts["timeout_s"] = float(m["seconds"])
     elif m := rx["minutes"].search(text):
         facts["timeout_s"] = int(m["minutes"]) * 60 + float(m["seconds"])
-    init = rx["init_report"].search(text)
-    if "timeout_s" not in facts and not (rx["sandbox"].search(text) or rx["report"].search(text) or init):
+    status_lines = [m.group(0) for m in rx["status_line"].finditer(text)]
+    init = any("INIT_REPORT" in line for line in status_lines)
+    report = any("REPORT" in line for line in status_lines)
+    if "timeout_s" not in facts and not (rx["sandbox"].search(text) or report):
         return None
     if ctx.error_code == "Sandbox.Timedout":
         facts["error_code"] = ctx.error_code
@@ -970,7 +997,8 @@ def _lambda_timeout(text: str, ctx: _Context) -> _Finding | None:
             "10-second limit for on-demand functions; move slow setup into the handler or use "
             "provisioned concurrency / SnapStart."
         )
-    if timeout is None and (m := _REPORT_DURATION.search(text)):
+    report_line = next((line for line in status_lines if "REPORT" in line and "INIT_REPORT" not in line), "")
+    if timeout is None and (m := _REPORT_DURATION.search(report_line)):
         notes.append(f"The REPORT line shows it ran {m['ms']} ms before Lambda stopped it (about the configured timeout).")
     if isinstance(timeout, float) and timeout >= 899.0:
         notes.append(
@@ -1063,7 +1091,8 @@ _NOT_AWS = (
      "This is a MySQL login failure (user, password or host), not IAM."),
     (re.compile(r"<title>403 Forbidden</title>|<center>nginx</center>"),
      "This is a web server's 403 page, not an AWS API error."),
-    (re.compile(r"[Pp]ermission denied(?: \(publickey[^)]*\))?\.?$|: Permission denied\b|EACCES", re.M),
+    (re.compile(r"[Pp]ermission denied(?: \(publickey[^)]*\))?\.?$|: Permission denied\b|EACCES"
+                r"|java\.nio\.file\.AccessDeniedException", re.M),
      "This is an operating-system permission error (file mode, owner or SSH key), not IAM."),
 )
 

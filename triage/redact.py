@@ -27,7 +27,7 @@ _TEXT_PATTERNS = [
     (re.compile(r"""(?ix)
         (["']?\b[\w.-]*(?:passw(?:or)?d|passwd|pwd|secret|token|api[-_]?key|apikey|private[-_]?key|
                   access[-_]?key|client[-_]?secret|authorization|credential)[\w.-]*["']?
-        \s*(?:=|:)\s*)
+        \s*(?:=|:)\s*(?:(?:bearer|basic|token)\s+)?)
         (?:"[^"]*"|'[^']*'|[^\s,;&"'}]+)"""), lambda m: m.group(1) + MASK),
     (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}"), lambda m: m.group(1) + " " + MASK),
     (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(-----END [A-Z ]*PRIVATE KEY-----|$)", re.S), lambda m: MASK),

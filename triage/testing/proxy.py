@@ -38,6 +38,7 @@ import logging
 import re
 import socket
 import struct
+import sys
 import threading
 import time
 import uuid
@@ -713,8 +714,6 @@ class _Server(ThreadingHTTPServer):
                 self._conns.pop(threading.current_thread(), None)
 
     def handle_error(self, request, client_address):
-        import sys
-
         exc = sys.exc_info()[1]
         if isinstance(exc, (OSError, http.client.HTTPException)):
             log.debug("proxy connection %s ended: %r", client_address, exc)
