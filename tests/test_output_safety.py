@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from triage.demo.scenarios import HOSTILE_SUFFIX, SEEDED_SECRET
+from triage.demo.scenarios.lambda_timeout import HOSTILE_SUFFIX, SEEDED_SECRET
 
 
 @pytest.mark.parametrize("fmt", ["text", "json", "markdown"])

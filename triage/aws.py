@@ -9,7 +9,7 @@ import os
 import threading
 import time
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from .errors import AwsUnavailable, ReadOnlyViolation

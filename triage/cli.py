@@ -1,5 +1,6 @@
-"""Command line: `triage <playbook-id> --flags`, `triage run FILE`,
-`triage playbooks`, `triage validate`, `triage schema`, `triage demo`.
+"""Command line: `triage <playbook-id> --flags` (one subcommand per
+playbook, generated from its inputs) plus the commands in the registry
+(triage/commands/).
 
 `main` is the only place that turns exceptions into messages and exit codes
 (see errors.ExitStatus); everything below it raises. Nothing here imports
@@ -8,13 +9,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import sys
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from . import __version__
-from .errors import ExitStatus, PlaybookError, TriageError, UsageError
+from .errors import ExitStatus, PlaybookError, TriageError
 
 EXAMPLES = """\
 examples:
@@ -34,11 +34,12 @@ class Env:
     """Streams and terminal facts, replaceable in tests."""
     stdout: TextIO = field(default_factory=lambda: sys.stdout)
     stderr: TextIO = field(default_factory=lambda: sys.stderr)
-    stdin_isatty: bool = field(default_factory=lambda: sys.stdin.isatty() if sys.stdin else False)
+    stdin_isatty: bool = field(default_factory=lambda: bool(sys.stdin) and sys.stdin.isatty())
     stdout_isatty: bool = field(default_factory=lambda: sys.stdout.isatty())
 
 
-def _common_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
+def common_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
+    """AWS and output options, accepted before or after the subcommand."""
     d = argparse.SUPPRESS if suppress else None
     g = parser.add_argument_group("AWS and output")
     g.add_argument("--profile", default=d, help="AWS profile (default: the standard credential chain)")
@@ -53,10 +54,9 @@ def _common_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
     g.add_argument("--debug", action="store_true", default=d if suppress else False, help="show tracebacks and details")
 
 
-def _input_flags(parser: argparse.ArgumentParser, inputs: dict) -> None:
+def input_flags(parser: argparse.ArgumentParser, inputs: dict) -> None:
     g = parser.add_argument_group("playbook inputs")
     for name, spec in inputs.items():
-        flag = "--" + name.replace("_", "-")
         help_text = spec.get("help", "")
         if "default" in spec:
             help_text += f" (default: {spec['default']})"
@@ -67,45 +67,36 @@ def _input_flags(parser: argparse.ArgumentParser, inputs: dict) -> None:
             kwargs["action"] = "append"
         if spec.get("choices"):
             kwargs["choices"] = spec["choices"]
-        g.add_argument(flag, **kwargs)
+        g.add_argument("--" + name.replace("_", "-"), **kwargs)
 
 
-def build_parser(entries: dict) -> argparse.ArgumentParser:
+def build_parser(entries: dict, commands: dict) -> argparse.ArgumentParser:
+    from .commands.run import run_playbook_command
+
     parser = argparse.ArgumentParser(
         prog="triage", description="Diagnose AWS incidents with read-only playbooks.",
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"triage {__version__}")
-    _common_options(parser, suppress=False)
+    common_options(parser, suppress=False)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     common = argparse.ArgumentParser(add_help=False)
-    _common_options(common, suppress=True)
-
-    def add(name: str, help_text: str, **kw) -> argparse.ArgumentParser:
-        return sub.add_parser(name, help=help_text, parents=[common], description=kw.pop("description", help_text),
-                              formatter_class=argparse.RawDescriptionHelpFormatter, **kw)
+    common_options(common, suppress=True)
 
     for entry in entries.values():
-        if entry.error:
+        if entry.error or entry.id in commands:
             continue
-        p = add(entry.id, entry.title, description=f"{entry.title}\n\n{entry.summary}".strip(),
-                epilog=f"playbook: {entry.path} ({entry.origin})")
-        _input_flags(p, entry.inputs)
-        p.set_defaults(playbook_id=entry.id)
-    p = add("run", "run a playbook file that is not installed")
-    p.add_argument("file", help="playbook YAML file")
-    p.add_argument("--input", "-i", action="append", default=[], metavar="NAME=VALUE", help="an input (repeatable)")
-    add("playbooks", "list playbooks and where each comes from")
-    p = add("validate", "validate playbook files (schema, JMESPath, botocore models, read-only)")
-    p.add_argument("files", nargs="+", metavar="FILE")
-    add("schema", "print the playbook JSON Schema (for editors)")
-    p = add("demo", "offline demo: embedded moto server with seeded incidents")
-    p.add_argument("--scenario", action="append", help="only these scenarios")
+        p = sub.add_parser(entry.id, help=entry.title, parents=[common],
+                           description=f"{entry.title}\n\n{entry.summary}".strip(),
+                           epilog=f"playbook: {entry.path} ({entry.origin})",
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        input_flags(p, entry.inputs)
+        p.set_defaults(handler=run_playbook_command, playbook_id=entry.id)
+    for cmd in commands.values():
+        p = sub.add_parser(cmd.name, help=cmd.help, description=cmd.help, parents=[common],
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        cmd.arguments(p)
+        p.set_defaults(handler=cmd.handler)
     return parser
-
-
-def _option(args, name: str, default=None):
-    value = getattr(args, name, None)
-    return default if value is None else value
 
 
 def main(argv: list[str] | None = None, env: Env | None = None) -> int:
@@ -136,110 +127,31 @@ def main(argv: list[str] | None = None, env: Env | None = None) -> int:
         return ExitStatus.USAGE
 
 
-def program(argv: list[str], env: Env) -> int:
+def parse(argv: list[str], env: Env) -> argparse.Namespace | int:
+    """Parse argv against the playbooks and commands; an int is an exit status (help shown or usage error)."""
     from . import catalog
+    from .commands import registry
 
     extra = [argv[i + 1] for i, a in enumerate(argv[:-1]) if a == "--playbooks"]
-    entries = catalog.discover(extra)
-    parser = build_parser(entries)
+    parser = build_parser(catalog.discover(extra), registry())
     if not argv:
         parser.print_help(env.stdout)
         return ExitStatus.OK
     try:
         with contextlib.redirect_stdout(env.stdout), contextlib.redirect_stderr(env.stderr):
-            args = parser.parse_args(argv)
+            return parser.parse_args(argv)
     except SystemExit as exc:  # argparse already printed usage or help
         return ExitStatus.OK if exc.code == 0 else ExitStatus.USAGE
-    command = args.command
-    if command == "playbooks":
-        return cmd_playbooks(entries, env)
-    if command == "schema":
-        from importlib import resources
-        env.stdout.write(resources.files("triage").joinpath("schema/playbook.schema.json").read_text())
-        return ExitStatus.OK
-    if command == "validate":
-        return cmd_validate(args.files, env)
-    if command == "demo":
-        from .demo.run import run_demo
-        return run_demo(args, env)
-    if command == "run":
-        from . import playbook
-        pb = playbook.load(args.file, origin="file")
-        given: dict[str, Any] = {}
-        for item in args.input:
-            name, sep, value = item.partition("=")
-            if not sep:
-                raise UsageError(f"--input {item!r}: write NAME=VALUE")
-            name = name.replace("-", "_")
-            spec = pb.inputs.get(name)
-            if spec is not None and spec.type == "list":
-                given.setdefault(name, []).append(value)
-            else:
-                given[name] = value
-        return run_and_render(pb, given, args, env)
-    pb = catalog.load(entries[args.playbook_id])
-    given = {name: getattr(args, f"input_{name}") for name in pb.inputs if getattr(args, f"input_{name}", None) is not None}
-    return run_and_render(pb, given, args, env)
 
 
-def aws_settings(args):
-    from .aws import AwsSettings
-    return AwsSettings(profile=_option(args, "profile"), region=_option(args, "region"),
-                       endpoint_url=_option(args, "endpoint_url"))
-
-
-def run_and_render(pb, given: dict, args, env: Env, aws=None) -> int:
-    from . import engine
-    from .aws import Aws
-    from .render import render
-
-    engine.coerce_inputs(pb, given)  # usage errors before any AWS work
-    aws = aws or Aws(aws_settings(args))
-    aws.session  # an unknown --profile is reported now, not once per step
-    diagnosis = engine.run(pb, given, aws, deadline=_option(args, "deadline"))
-    data = diagnosis.to_dict()
-    fmt = _option(args, "output", "text")
-    render(data, fmt, env.stdout, color=False if _option(args, "no_color", False) or os.environ.get("NO_COLOR") else None)
-    if diagnosis.unavailable:
-        env.stderr.write(f"triage: AWS unavailable: {diagnosis.unavailable}\n"
-                         "  hint: check credentials (aws sts get-caller-identity), --profile/--region, "
-                         "and --endpoint-url / AWS_ENDPOINT_URL\n")
-        return ExitStatus.AWS_UNAVAILABLE
-    return ExitStatus.FINDINGS if diagnosis.findings else ExitStatus.OK
-
-
-def cmd_playbooks(entries: dict, env: Env) -> int:
-    from rich.table import Table
-    from rich.text import Text
-
-    from .render.text import console_for
-
-    console = console_for(env.stdout)
-    table = Table(show_lines=False, box=None, pad_edge=False)
-    for col in ("playbook", "title", "inputs", "from"):
-        table.add_column(col)
-    for e in sorted(entries.values(), key=lambda e: e.id):
-        flags = " ".join(("--" + k.replace("_", "-")) + ("" if v.get("required") else "?") for k, v in e.inputs.items())
-        origin = e.origin + (f" (overrides {e.overrides})" if e.overrides else "")
-        title = e.title if not e.error else f"BROKEN: {e.error}"
-        table.add_row(Text(e.id, style="bold cyan"), Text(title), Text(flags), Text(origin, style="dim"))
-    console.print(table)
-    return ExitStatus.OK
-
-
-def cmd_validate(files: list[str], env: Env) -> int:
-    from . import playbook
-
-    status = ExitStatus.OK
-    for f in files:
-        try:
-            pb = playbook.load(f, origin="file")
-            env.stdout.write(f"{f}: ok ({pb.id}: {len(pb.steps)} steps, {len(pb.checks)} checks, "
-                             f"dependency depth {pb.step_depth()})\n")
-        except PlaybookError as exc:
-            env.stdout.write(exc.message + "\n")
-            status = ExitStatus.USAGE
-    return status
+def program(argv: list[str], env: Env) -> int:
+    """The main program without error handling."""
+    args = parse(argv, env)
+    if isinstance(args, int):
+        return args
+    if getattr(args, "handler", None) is None:
+        return parse(["--help"], env)  # type: ignore[return-value]
+    return args.handler(args, env)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -17,13 +17,14 @@ def run_demo(args, env) -> int:
     from ..aws import Aws, AwsSettings
     from ..render import render
     from ..render.text import console_for
-    from .scenarios import SCENARIOS, seed_all
+    from .scenarios import SCENARIOS, _load, seed_all
     from .server import DEMO_ENV, MotoServer
 
     os.environ.update(DEMO_ENV)          # never touch a real account from the demo
     os.environ.pop("AWS_PROFILE", None)
     fmt = getattr(args, "output", None) or "text"
     console = console_for(env.stderr if fmt != "text" else env.stdout)
+    _load()
     names = getattr(args, "scenario", None) or list(SCENARIOS)
     unknown = [n for n in names if n not in SCENARIOS]
     if unknown:
