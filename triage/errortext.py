@@ -10,6 +10,8 @@ done in two stages:
 1. :func:`_normalise` turns the paste back into the text AWS produced:
    JSON escapes undone, ANSI escapes dropped, log prefixes removed and lines
    that a terminal wrapped in the middle of a word (or an ARN) glued back.
+   Where a line break cannot be decided, :func:`_parse` reads the paste both
+   ways and keeps the reading that understood more.
 2. One small function per family of messages (access denied, resource not
    found, database out of connections, Lambda timeout) looks for its
    signals and extracts facts.  Each regular expression lives in a named
@@ -56,9 +58,34 @@ class ParsedError:
     """What :func:`parse_error` understood.
 
     ``kind`` is one of the module constants, or None for text that is not an
-    AWS error we recognise.  ``facts`` only holds keys that were found (see
-    the module tests for the full list of names).  ``notes`` are hints for a
-    human, e.g. how to decode an encoded authorization message.
+    AWS error we recognise.  ``notes`` are hints for a human, e.g. how to
+    decode an encoded authorization message.  ``facts`` only holds keys that
+    were found:
+
+    principal, principal_role, session_name, account
+        who was denied: the ARN as written, the IAM role behind an
+        assumed-role session (path not known), the session name, the account
+    action, operation
+        the IAM action ("s3:GetObject"), and the API operation from the SDK
+        wrapper ("GetObject"); action is derived from operation when the
+        message does not name it and the service is evident
+    resource, resource_type
+        the resource ARN (or name) and its "service:type" ("s3:object",
+        "lambda:function", "lambda:event-source-mapping", ...)
+    policy_type, deny_kind, policy_arn
+        which policy type denied ("identity-based policy", "resource-based
+        policy", "permissions boundary", "session policy", "service control
+        policy", "resource control policy", "VPC endpoint policy"),
+        "implicit" or "explicit", and the denying policy's ARN if named
+    error_code, request_id, encoded_message
+        the AWS error code (AccessDenied, ResourceNotFoundException, ...;
+        for databases the error number: 1040, 53300), the request id, and
+        EC2's encoded authorization failure message
+    function, function_arn, timeout_s
+        the Lambda function (from its ARN or /aws/lambda/NAME log group) and
+        the timeout it hit, in seconds (float)
+    db_engine
+        "postgres" or "mysql", when evident
     """
 
     kind: str | None = None
@@ -272,6 +299,29 @@ _ARN_FRAGMENT = re.compile(r"[\w\-./:@+=,*$#?!~%&;\"')]+")  # used with fullmatc
 _OPAQUE = re.compile(r"[A-Za-z0-9_\-+/=]+")  # used with fullmatch
 _ENCODED_LEAD = re.compile(r"[Ee]ncoded (?:authorization failure )?message:\s*\S*$")
 
+# Words of the messages parsed below (lower case, no punctuation).  When a
+# wrap splits one of them ("authori" / "zed"), the halves are not words of
+# their own but glued together they are.  When both sides of a break are
+# such words ("authorized" / "to"), the break is where a word-wrapping
+# editor put it, even if the line happens to be as long as a terminal.
+_VOCABULARY = frozenset(
+    """
+    authorized authorised perform resource because identity-based resource-based policy allows
+    action explicit permissions boundary session service control endpoint operation calling
+    occurred encoded authorization failure message timed seconds minutes connections connection
+    remaining reserved superuser non-replication clients already function found requested exist
+    denied accessdenied accessdeniedexception unauthorizedoperation resourcenotfoundexception user
+    principal anonymous sorry attribute no the with an in is not to deny after when for of at by
+    from server database
+    """.split()
+)
+_WORD_TRAILING_PUNCTUATION = ".,;:\"')"
+
+# An action cut by a wrap: "... perform: s3:GetOb" / "ject on resource: ..."
+# or "... allows the s3:GetO" / "bject action".
+_BEFORE_ACTION = re.compile(r"(?:perform\s*:?|allows?\s+the)\s+[A-Za-z0-9:*-]+$")
+_AFTER_ACTION = re.compile(r"^\S++\s+(?:action\b|on\s+(?:the\s+)?resource\b|because\b|with\s+an?\s+explicit\b)")
+
 # Common terminal widths: a line exactly this long probably ended because the
 # terminal ran out of columns, not because the program printed a newline.
 _TERMINAL_WIDTHS = frozenset({80, 100, 120, 132, 140, 150, 160, 180, 200, 220, 240})
@@ -315,58 +365,109 @@ def _wrap_width(lines: list[str]) -> int | None:
     return None
 
 
-def _glue(tail: str, prev_raw: str, line: str, width: int | None) -> bool:
-    """Was the newline between ``tail`` and ``line`` inserted by a terminal
-    wrapping in the middle of a token (so the two must be joined with no
-    space)?  A newline that replaced a space is left alone: regexes below
-    treat it as whitespace."""
+def _arn_looks_cut(arn: str) -> bool:
+    """True if ``arn`` cannot be a whole ARN: too few fields, a dangling
+    separator, or a resource with no "type/name" or "type:name" where the
+    service's ARNs always have one ("arn:aws:lambda:...:fu", "...:p")."""
+    # Not "." or ",": those more often end the sentence than split the ARN.
+    if arn.count(":") < 5 or arn[-1] in ":/-_=@+":
+        return True
+    fields = _arn_fields(arn)
+    if fields is None:
+        return True
+    service, resource = fields[1], fields[4]
+    bare_name_services = {"s3", "sqs", "sns", "execute-api", "states", "events"}
+    return service not in bare_name_services and resource != "root" and not re.search(r"[:/]", resource)
+
+
+def _word(token: str) -> str:
+    return token.strip(_WORD_TRAILING_PUNCTUATION + "(").lower()
+
+
+def _glue(tail: str, prev_raw: str, line: str, width: int | None) -> bool | None:
+    """Did a terminal put the newline between ``tail`` and ``line`` in the
+    middle of a token, so they must be joined with no space?
+
+    False leaves the newline, which the patterns treat as whitespace (it was
+    a real line end, or an editor's wrap at a space).  None means "cannot
+    tell" (a break between two non-spaces with no rule to decide it):
+    :func:`_parse` then reads the paste both ways.
+    """
     if not tail or not line or tail[-1].isspace() or line[0].isspace():
         return False
-    if width is not None and len(prev_raw) == width:
-        return True
-    words = tail.split()
-    last = words[-1].lstrip("\"'(") if words else ""
+    last_raw = tail.split()[-1]
+    last = last_raw.lstrip("\"'(")
     first = line.split(None, 1)[0]
+
+    # A cut ARN: "a" / "rn:aws:...", or an ARN that cannot end there, or whose
+    # tail is followed by the words that follow ARNs, or is all the line holds.
+    if 0 < len(last) < 4 and (last + first).startswith("arn:"):
+        return True
     if last.startswith("arn:") and _ARN_FRAGMENT.fullmatch(first):
-        # Not "." or ",": those more often end the sentence than split the ARN.
-        incomplete = last.count(":") < 5 or last[-1] in ":/-_=@+"
-        if incomplete or _AFTER_ARN.match(line):
+        if _arn_looks_cut(last) or _AFTER_ARN.match(line) or line.strip() == first:
             return True
+    # A cut action: "perform: s3:GetOb" / "ject on resource".
+    if _BEFORE_ACTION.search(tail) and _AFTER_ACTION.match(line) and re.fullmatch(_ACTION, last + first):
+        return True
+    # A cut word of the messages: "authori" / "zed".
+    if _word(last_raw + first) in _VOCABULARY and not {_word(last_raw), _word(first)} & _VOCABULARY:
+        return True
     # The blob after "Encoded authorization failure message:" is hundreds of
     # characters long and always wraps; continuation lines hold nothing else.
     if _OPAQUE.fullmatch(last) and _OPAQUE.fullmatch(line.strip()):
         if len(last) >= 40 or _ENCODED_LEAD.search(tail):
             return True
+    # Two whole words ("authorized" / "to"): a word-wrapping editor's break
+    # at a space the copy trimmed, even if the line is the longest.
+    if {_word(last_raw), _word(first)} <= _VOCABULARY:
+        return False
+    # A line as long as the terminal (or a long line, when no width repeats)
+    # ending mid-token: a terminal's wrap, or an editor's at a trimmed space.
+    if len(prev_raw) == width or (width is None and len(prev_raw) >= 40):
+        return None
     return False
 
 
-def _normalise(text: str) -> tuple[str, str]:
-    """Return (clean, joined): ``clean`` is the paste with escapes and colour
-    codes removed but lines as they were (log prefixes still there, for the
-    request id); ``joined`` also has log prefixes stripped and wrapped lines
-    glued back, and is what the families parse."""
+def _normalise(text: str, glue_unsure: bool = False) -> tuple[str, str, int, bool]:
+    """Return (with_prefixes, joined, unsure, hard_wrapped).
+
+    Both texts have escapes and colour codes removed and wrapped lines glued
+    back; ``joined`` also has log prefixes stripped (see :func:`_parse` for
+    what is done with it), while ``with_prefixes`` keeps them for the request
+    id they hold.  ``unsure`` counts the line breaks :func:`_glue` could not
+    decide; they are glued if ``glue_unsure``.  ``hard_wrapped`` says the
+    line lengths look like a terminal's fixed width.
+    """
     text = _unescape(text)
     text = _ANSI.sub("", text)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     # Web consoles paste non-breaking and zero-width spaces.
     text = text.replace("\u00a0", " ").replace("\u200b", "").replace("\ufeff", "")
-    clean = text
 
     raw_lines = text.split("\n")
     width = _wrap_width(raw_lines)
     logical: list[list[str]] = []
+    logical_raw: list[list[str]] = []  # the same, with log prefixes kept
     prev_raw = ""
+    unsure = 0
     for raw in raw_lines:
         m = _LOG_PREFIX.match(raw)
         line = raw[m.end():] if m else raw
         # A line that starts with its own log prefix is a new log record, never
         # the wrapped tail of the previous one.
-        if logical and not m and _glue("".join(logical[-1][-3:])[-600:], prev_raw, line, width):
+        glue = bool(logical) and not m and _glue("".join(logical[-1][-3:])[-600:], prev_raw, line, width)
+        if glue is None:
+            unsure += 1
+            glue = glue_unsure
+        if glue:
             logical[-1].append(line)
+            logical_raw[-1].append(raw)
         else:
             logical.append([line])
+            logical_raw.append([raw])
         prev_raw = raw
-    return clean, "\n".join("".join(parts) for parts in logical)
+    with_prefixes = "\n".join("".join(parts) for parts in logical_raw)
+    return with_prefixes, "\n".join("".join(parts) for parts in logical), unsure, width is not None
 
 
 # ---------------------------------------------------------------------------
@@ -430,7 +531,7 @@ _REQUEST_ID_SOURCES = (
     ),
     re.compile(r"<RequestI[dD]>\s*(?P<id>[A-Za-z0-9-]{6,128})\s*</RequestI[dD]>"),
     # A Lambda log line: "2024-05-01T10:00:00.000Z <uuid> Task timed out ..."
-    re.compile(rf"^[ \t]*(?:{_LEVEL}[ \t]+)?\[?\d{{4}}-\d{{2}}-\d{{2}}T[\d:.]+Z?\]?[ \t]+(?P<id>{_UUID})\b", re.M),
+    re.compile(rf"^[ \t]*(?:{_LEVEL}[ \t]+)?\[?\d{{4}}-\d{{2}}-\d{{2}}T[\d:.]+Z?\]?\s+(?P<id>{_UUID})\b", re.M),
 )
 
 # SDK service names (Go, Java, CloudTrail eventSource) to IAM action prefixes.
@@ -553,6 +654,9 @@ class _Context:
     service: str | None = None  # IAM prefix, when the SDK or a record named it
     status: str | None = None
     request_id: str | None = None
+    # The normalised text with its line breaks, for the few patterns that
+    # are about lines (REPORT lines, Go v1's "status code" line).
+    lines: str = ""
 
 
 _GO_V1_CODE = re.compile(r"\b([A-Z][A-Za-z0-9.]{2,80}): ")
@@ -560,10 +664,11 @@ _CLOUDTRAIL_EVENT = re.compile(r"[\"']eventName[\"']\s*:\s*[\"'](?P<operation>[A
 _CLOUDTRAIL_SOURCE = re.compile(r"[\"']eventSource[\"']\s*:\s*[\"'](?P<service>[a-z0-9-]+)\.amazonaws\.com[\"']")
 
 
-def _context(clean: str, text: str) -> _Context:
-    ctx = _Context()
+def _context(clean: str, lines: str, text: str) -> _Context:
+    ctx = _Context(lines=lines)
     for source, rx in _ERROR_CODE_SOURCES:
-        m = rx.search(text)
+        # Go v1's pattern is the only one that needs the line breaks.
+        m = rx.search(lines if "line" in rx.groupindex else text)
         if not m:
             continue
         groups = m.groupdict()
@@ -696,7 +801,11 @@ def _access_denied(text: str, ctx: _Context) -> _Finding | None:
         signal = True
         facts["deny_kind"] = "implicit"
         facts["policy_type"] = _normalise_policy_type(implicit["ptype"])
-        facts.setdefault("action", implicit["action"])
+        # The action is named twice; if a wrap cut the first one short
+        # ("s3:GetOb" / "ject"), the second is the whole name.
+        first_action = str(facts.get("action", ""))
+        if implicit["action"].startswith(first_action):
+            facts["action"] = implicit["action"]
 
     if ctx.error_code and ctx.code_source == "aws" and _ACCESS_DENIED_CODES.match(ctx.error_code):
         signal = True
@@ -793,7 +902,7 @@ _NOT_FOUND_WORDING = (
     (re.compile(r"The specified bucket does not exist"), "s3:bucket"),
     (re.compile(r"The specified key does not exist"), "s3:object"),
     (re.compile(r"State Machine Does Not Exist"), "states:stateMachine"),
-    (re.compile(r"The (?P<what>role|user|policy|group) with name (?P<name>[\w+=,.@-]+) cannot be found"), "iam:"),
+    (re.compile(r"The (?P<what>role|user|policy|group) with name (?P<name>[\w+=,.@-]+) cannot be found"), "iam:{what}"),
     (re.compile(r"The resource you requested does not exist"), None),  # Lambda; type from the operation
 )
 
@@ -855,8 +964,8 @@ def _resource_not_found(text: str, ctx: _Context) -> _Finding | None:
             facts.setdefault("resource", _clean_arn(groups["arn"]))
         if groups.get("name"):
             facts.setdefault("resource", groups["name"])
-        if rtype == "iam:":
-            rtype = "iam:" + groups["what"]
+        if rtype and "{" in rtype:
+            rtype = rtype.format(**groups)
         if rtype:
             facts.setdefault("resource_type", rtype)
     if not signal:
@@ -982,7 +1091,7 @@ def _lambda_timeout(text: str, ctx: _Context) -> _Finding | None:
         facts["timeout_s"] = float(m["seconds"])
     elif m := rx["minutes"].search(text):
         facts["timeout_s"] = int(m["minutes"]) * 60 + float(m["seconds"])
-    status_lines = [m.group(0) for m in rx["status_line"].finditer(text)]
+    status_lines = [m.group(0) for m in rx["status_line"].finditer(ctx.lines)]
     init = any("INIT_REPORT" in line for line in status_lines)
     report = any("REPORT" in line for line in status_lines)
     if "timeout_s" not in facts and not (rx["sandbox"].search(text) or report):
@@ -1051,25 +1160,30 @@ def _derive_action(text: str, ctx: _Context, facts: dict[str, object], notes: li
     """Name the IAM action from the API operation when the message did not."""
     if "action" in facts or not ctx.operation:
         return
-    service = ctx.service
-    if service is None and (ctx.error_code or "").endswith("UnauthorizedOperation"):
-        service = "ec2"  # only EC2 says UnauthorizedOperation
-    if service is None:
-        for key in ("resource", "function_arn"):
-            fields = _arn_fields(str(facts.get(key, "")))
-            if fields and fields[1]:
-                service = fields[1]
-                break
-    if service is None and ":" in str(facts.get("resource_type", "")):
-        # Types are "service:type", and came from service-specific wording
-        # ("Requested resource not found" is DynamoDB's, NoSuchKey is S3's).
-        service = str(facts["resource_type"]).split(":", 1)[0]
-    if service is None and ctx.operation not in _OPERATION_SERVICES and _LAMBDA_WORDING.search(text):
-        service = "lambda"
+    # Which service answered, from the most to the least direct evidence.
+    service = (
+        ctx.service  # the SDK said so (Go, Java, CloudTrail)
+        or _OPERATION_SERVICES.get(ctx.operation)  # AssumeRole is STS's whatever the resource
+        or ("ec2" if (ctx.error_code or "").endswith("UnauthorizedOperation") else None)  # only EC2 says it
+        or _service_from_facts(facts)
+        or ("lambda" if _LAMBDA_WORDING.search(text) else None)
+    )
     action = _action_for(ctx.operation, service)
     if action:
         facts["action"] = action
         notes.append(f"action {action} was inferred from the {ctx.operation} operation; the message did not name it.")
+
+
+def _service_from_facts(facts: dict[str, object]) -> str | None:
+    """The service of the resource or function ARN, or of the resource type
+    (types are "service:type" and came from service-specific wording:
+    "Requested resource not found" is DynamoDB's, NoSuchKey is S3's)."""
+    for key in ("resource", "function_arn"):
+        fields = _arn_fields(str(facts.get(key, "")))
+        if fields and fields[1]:
+            return fields[1]
+    rtype = str(facts.get("resource_type", ""))
+    return rtype.split(":", 1)[0] if ":" in rtype else None
 
 
 # ---------------------------------------------------------------------------
@@ -1082,9 +1196,11 @@ def _derive_action(text: str, ctx: _Context, facts: dict[str, object], notes: li
 _NOT_AWS = (
     (re.compile(r"PERMISSION_DENIED|Permission '[\w.]+' denied|googleapis\.com|\bgcloud\b"),
      "This is a Google Cloud IAM error, not AWS."),
-    (re.compile(r"\bAuthorizationFailed\b|does not have authorization to perform action|Microsoft\.\w+/|/subscriptions/"),
+    (re.compile(r"\bAuthorizationFailed\b|does not have authorization to perform action"
+                r"|Microsoft\.\w+/|/subscriptions/"),
      "This is an Azure RBAC error, not AWS."),
-    (re.compile(r"Error from server \(Forbidden\)|system:serviceaccount:|\bcannot (?:get|list|watch|create|update|patch|delete) resource\b"),
+    (re.compile(r"Error from server \(Forbidden\)|system:serviceaccount:"
+                r"|\bcannot (?:get|list|watch|create|update|patch|delete) resource\b"),
      "This is a Kubernetes RBAC error: check the Role/ClusterRole bindings (on EKS, also the access entry "
      "or aws-auth mapping of the IAM principal)."),
     (re.compile(r"ERROR 1045 \(28000\)|Access denied for user '"),
@@ -1119,16 +1235,42 @@ def parse_error(text: str) -> ParsedError:
     try:
         return _parse(_coerce(text)[:_MAX_INPUT_CHARS])
     except Exception as exc:  # pragma: no cover - last line of defence, the fuzz test keeps it unused
-        return ParsedError(None, {}, [f"internal error while parsing the message ({type(exc).__name__}); please report it"])
+        note = f"internal error while parsing the message ({type(exc).__name__}); please report it"
+        return ParsedError(None, {}, [note])
 
 
 def _parse(raw: str) -> ParsedError:
     if not raw.strip():
         return ParsedError()
-    clean, text = _normalise(raw)
-    ctx = _context(clean, text)
+    result, unsure, hard_wrapped = _parse_reading(raw, glue_unsure=False)
+    if unsure:
+        # Some line broke between two non-spaces and no rule could say whether
+        # a terminal cut a token there or an editor wrapped at a space the copy
+        # trimmed.  Read it both ways and keep the reading that understood
+        # more; on a tie, trust the line lengths.
+        glued, _, _ = _parse_reading(raw, glue_unsure=True)
+        if _score(glued) > _score(result) or (hard_wrapped and _score(glued) == _score(result)):
+            result = glued
+    return result
 
-    foreign = [hint for rx, hint in _NOT_AWS if rx.search(text)]
+
+def _score(result: ParsedError) -> tuple[bool, int]:
+    return result.kind is not None, len(result.facts)
+
+
+def _parse_reading(raw: str, glue_unsure: bool) -> tuple[ParsedError, int, bool]:
+    """One reading of the paste: (result, undecided line breaks, hard-wrapped?)."""
+    clean, lines, unsure, hard_wrapped = _normalise(raw, glue_unsure)
+    return _understand(clean, lines), unsure, hard_wrapped
+
+
+def _understand(clean: str, lines: str) -> ParsedError:
+    # Phrase patterns run on the text with every run of whitespace made one
+    # space: a newline (or two spaces, or a tab) can sit anywhere a space was.
+    text = " ".join(lines.split())
+    ctx = _context(clean, lines, text)
+
+    foreign = [hint for rx, hint in _NOT_AWS if rx.search(lines)]
     if foreign and not _AWS_MARKERS.search(text):
         # Another cloud's or system's error: even a weak AWS-looking signal in
         # it (a "...NotFound" code, "Access Denied") is not ours to explain.
