@@ -126,9 +126,9 @@ class Aws:
     def endpoint_url(self) -> str | None:
         return self.settings.endpoint_url or os.environ.get("AWS_ENDPOINT_URL")
 
-    def client(self, service: str, region: str | None = None):
+    def client(self, service: str, region: str | None = None, max_attempts: int | None = None):
         region = region or self.region
-        key = (service, region)
+        key = (service, region, max_attempts)
         with self._lock:
             client = self._clients.get(key)
         if client is not None:
@@ -136,7 +136,7 @@ class Aws:
         from botocore.config import Config
 
         config = Config(
-            retries={"mode": "adaptive", "max_attempts": self.settings.max_attempts},
+            retries={"mode": "adaptive", "total_max_attempts": max_attempts or self.settings.max_attempts},
             connect_timeout=self.settings.connect_timeout, read_timeout=self.settings.read_timeout,
             max_pool_connections=self.settings.max_pool, user_agent_extra="triage/0.1",
         )
@@ -151,7 +151,8 @@ class Aws:
 
     # --- calls --------------------------------------------------------------
     def call(self, service: str, operation: str, params: dict, *, region: str | None = None,
-             paginate: bool = False, max_items: int | None = None, step: str | None = None) -> Any:
+             paginate: bool = False, max_items: int | None = None, step: str | None = None,
+             max_attempts: int | None = None) -> Any:
         """Make (or reuse) one read call; raise CallFailed with a classified error."""
         if not is_read_operation(operation):
             raise ReadOnlyViolation(f"refused {service}.{operation}: {refusal(operation)}")
@@ -173,7 +174,7 @@ class Aws:
                 self._record(CallRecord(name, (time.perf_counter() - start) * 1000, True,
                                         _error_text(exc), step, region))
         try:
-            result = self._invoke(service, operation, params, region, paginate, max_items)
+            result = self._invoke(service, operation, params, region, paginate, max_items, max_attempts)
         except CallFailed as exc:
             future.set_exception(exc)
             if exc.error.kind in ("throttled", "network"):  # transient: a later identical call may retry
@@ -185,11 +186,11 @@ class Aws:
         self._record(CallRecord(name, (time.perf_counter() - start) * 1000, False, None, step, region))
         return result
 
-    def _invoke(self, service, operation, params, region, paginate, max_items):
+    def _invoke(self, service, operation, params, region, paginate, max_items, max_attempts=None):
         from botocore import exceptions as bexc
 
         try:
-            client = self.client(service, region)
+            client = self.client(service, region, max_attempts)
             method = _snake(operation)
             if paginate and client.can_paginate(method):
                 config = {"MaxItems": max_items} if max_items else {}

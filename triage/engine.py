@@ -5,6 +5,7 @@ step that failed makes the checks reading it "unchecked", never a false
 finding and never a crash of the others."""
 from __future__ import annotations
 
+import shlex
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -257,9 +258,9 @@ def _call(step: Step, context: dict, aws: Aws) -> Any:
     region = expr.parse_template(step.region).render(context) if step.region else None
     try:
         return aws.call(step.service, step.operation, params, region=region, paginate=step.paginate,
-                        max_items=step.max_items, step=step.id)
+                        max_items=step.max_items, step=step.id, max_attempts=step.max_attempts)
     except CallFailed as exc:
-        if exc.error.code in step.allow_errors:
+        if exc.error.code in step.allow_errors or ("*" in step.allow_errors and exc.error.kind != "credentials"):
             return {"error": {"code": exc.error.code, "message": exc.error.message}}
         raise
 
@@ -326,10 +327,25 @@ def _evaluate(check: Check, context: dict, outcomes: dict[str, StepOutcome], pla
             title=_text(check.title, context),
             explanation=_text(check.explanation, context),
             evidence=evidence, fix_text=_text(check.fix_text, context),
-            fix_commands=[expr.parse_template(c).render(context, quote=True) for c in check.fix_commands],
+            fix_commands=[c for c in (_command(t, context) for t in check.fix_commands) if c],
             when=check.when, steps=tuple(sorted(check.uses)), references=check.references)
     except Exception as exc:
         return Unchecked(check.id, f"could not evaluate: {exc} (a playbook bug; run `triage validate {playbook.path}`)")
+
+
+def _command(template: str, context: dict) -> str | None:
+    """A fix command. A template that is one `${...}` yielding a list is an
+    argv (shell-joined); one yielding null or [] drops the command, so a
+    playbook can offer commands that only apply in some cases."""
+    t = expr.parse_template(template)
+    if len(t.parts) == 1 and isinstance(t.parts[0], tuple):
+        value = t.render(context)
+        if value is None or value == [] or value == "":
+            return None
+        if isinstance(value, list):
+            return shlex.join(expr.stringify(v) for v in value)
+        return expr.stringify(value)
+    return t.render(context, quote=True)
 
 
 def _text(template: str, context: dict) -> str:

@@ -225,6 +225,46 @@ class TriageFunctions(jfn.Functions):
         except ValueError:
             return None
 
+    # --- IAM (triage/iam/bridge.py) --------------------------------------------
+    @jfn.signature({"types": ["string", "null"]})
+    def _func_principal_ref(self, ref):
+        from .iam.bridge import principal_ref
+        return principal_ref(ref)
+
+    @jfn.signature({"types": ["object"]})
+    def _func_iam_evaluate(self, spec):
+        from .iam.bridge import evaluate_requests
+        return evaluate_requests(spec)
+
+    @jfn.signature({"types": ["object", "string", "null"]}, {"types": ["string"]}, {"types": ["string", "null"]})
+    def _func_iam_trust(self, document, principal, role_arn):
+        from .iam.bridge import trust_decision
+        return trust_decision(document, principal, role_arn) if document else None
+
+    @jfn.signature({"types": ["object", "string", "null"]}, {"types": ["string"]})
+    def _func_trust_with_service(self, document, service):
+        from .iam.bridge import trust_with_service
+        return trust_with_service(document, service)
+
+    @jfn.signature({"types": ["array"]}, {"types": ["string"]})
+    def _func_least_privilege(self, actions, resource):
+        from .iam.bridge import least_privilege
+        return least_privilege(actions, resource)
+
+    @jfn.signature({"types": ["object", "string", "null"]}, {"types": ["string"]}, {"types": ["string"]})
+    def _func_policy_add_resource(self, document, statement, resource):
+        from .iam.bridge import policy_add_resource
+        return policy_add_resource(document, statement, resource)
+
+    @jfn.signature({"types": ["array", "null"]}, {"types": ["string"]})
+    def _func_each_pairs(self, results, field):
+        from .iam.bridge import each_pairs
+        return each_pairs(results, field)
+
+    @jfn.signature({"types": ["string", "number", "boolean", "array", "object", "null"]})
+    def _func_to_json(self, value):
+        return json.dumps(value, separators=(",", ":"), sort_keys=False)
+
 
 OPTIONS = jmespath.Options(custom_functions=TriageFunctions())
 FUNCTION_NAMES = frozenset(OPTIONS.custom_functions.FUNCTION_TABLE)

@@ -60,6 +60,7 @@ class Step:
     for_each: str | None = None
     region: str | None = None
     allow_errors: tuple = ()
+    max_attempts: int | None = None
     needs: frozenset = frozenset()   # step ids this step reads
 
     @property
@@ -383,7 +384,8 @@ class _Builder:
                     line=yamlsrc.line_of(self.data, base) or 0, description=spec.get("description", ""),
                     when=spec.get("when"), paginate=bool(spec.get("paginate")), max_items=spec.get("max_items"),
                     for_each=spec.get("for_each"), region=spec.get("region"),
-                    allow_errors=tuple(spec.get("allow_errors") or ()), needs=frozenset(needs - {sid}))
+                    allow_errors=tuple(spec.get("allow_errors") or ()), max_attempts=spec.get("max_attempts"),
+                    needs=frozenset(needs - {sid}))
 
     def check(self, i: int, spec: dict, known: set[str], inputs: dict) -> Check:
         base = ["checks", i]
