@@ -146,6 +146,7 @@ class Aws:
             if client is None:
                 client = session.client(service, region_name=region, endpoint_url=self.settings.endpoint_url, config=config)
                 client.meta.events.register("before-parameter-build", _guard_read_only)
+                client.meta.events.register("before-parse", _reject_non_json_body)
                 self._clients[key] = client
         return client
 
@@ -188,6 +189,7 @@ class Aws:
 
     def _invoke(self, service, operation, params, region, paginate, max_items, max_attempts=None):
         from botocore import exceptions as bexc
+        from botocore.parsers import ResponseParserError
 
         try:
             client = self.client(service, region, max_attempts)
@@ -222,6 +224,9 @@ class Aws:
             raise CallFailed(CallError("network", type(exc).__name__, str(exc))) from None
         except bexc.ParamValidationError as exc:
             raise CallFailed(CallError("error", "ParamValidationError", " ".join(str(exc).split()))) from None
+        except ResponseParserError as exc:
+            raise CallFailed(CallError("error", "ResponseParserError",
+                                       "unparseable response from AWS: " + " ".join(str(exc).split())[:300])) from None
         except (bexc.BotoCoreError, ValueError) as exc:
             # garbage bodies, connection resets mid-response, unknown endpoints
             kind = "network" if isinstance(exc, (bexc.HTTPClientError,)) else "error"
@@ -249,6 +254,21 @@ def _guard_read_only(params, model, **_):
     # Runs inside botocore for every request any triage client makes.
     if not is_read_operation(model.name):
         raise ReadOnlyViolation(f"refused {model.service_model.service_name}.{model.name}: {refusal(model.name)}")
+
+
+def _reject_non_json_body(operation_model, response_dict, **_):
+    # botocore's JSON parsers turn a body that is not JSON into an empty
+    # result, which a check would read as "nothing found". Make it an error
+    # instead (XML protocols already raise). Cheap: only the first/last byte.
+    if operation_model.service_model.protocol not in ("json", "rest-json") or response_dict["status_code"] >= 300:
+        return
+    if operation_model.has_streaming_output or operation_model.output_shape is None \
+            or operation_model.output_shape.serialization.get("payload"):
+        return
+    body = response_dict.get("body") or b""
+    if isinstance(body, (bytes, bytearray)) and body.strip() and not (body.lstrip()[:1] == b"{" and body.rstrip()[-1:] == b"}"):
+        from botocore.parsers import ResponseParserError
+        raise ResponseParserError(f"HTTP {response_dict['status_code']} body is not JSON: {bytes(body[:60])!r}")
 
 
 def _error_text(exc: BaseException | None) -> str | None:
