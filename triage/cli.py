@@ -143,6 +143,11 @@ def parse(argv: list[str], env: Env) -> argparse.Namespace | int:
     except SystemExit as exc:  # argparse already printed usage or help
         return ExitStatus.OK if exc.code == 0 else ExitStatus.USAGE
 
+    return parse_args(parser, argv, env)
+
+
+def parse_args(parser: argparse.ArgumentParser, argv: list[str], env: Env) -> argparse.Namespace | int:
+    """Parse with a built parser (the CLI's and the REPL's); an int is an exit status."""
 
 def program(argv: list[str], env: Env) -> int:
     """The main program without error handling."""
@@ -152,7 +157,14 @@ def program(argv: list[str], env: Env) -> int:
     if getattr(args, "handler", None) is None:
         return parse(["--help"], env)  # type: ignore[return-value]
     return args.handler(args, env)
+    interactive = env.stdin_isatty and env.stdout_isatty
+    if not argv and interactive:  # `triage` on a terminal: the REPL
+        from .repl import start
+        return start(argparse.Namespace(), env)
 
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
+        if interactive:  # only options (--profile/--region/--endpoint-url): the REPL with them
+            from .repl import start
+            return start(args, env)
