@@ -137,34 +137,35 @@ def parse(argv: list[str], env: Env) -> argparse.Namespace | int:
     if not argv:
         parser.print_help(env.stdout)
         return ExitStatus.OK
+    return parse_args(parser, argv, env)
+
+
+def parse_args(parser: argparse.ArgumentParser, argv: list[str], env: Env) -> argparse.Namespace | int:
+    """Parse with a built parser (the CLI's and the REPL's); an int is an exit status."""
     try:
         with contextlib.redirect_stdout(env.stdout), contextlib.redirect_stderr(env.stderr):
             return parser.parse_args(argv)
     except SystemExit as exc:  # argparse already printed usage or help
         return ExitStatus.OK if exc.code == 0 else ExitStatus.USAGE
 
-    return parse_args(parser, argv, env)
-
-
-def parse_args(parser: argparse.ArgumentParser, argv: list[str], env: Env) -> argparse.Namespace | int:
-    """Parse with a built parser (the CLI's and the REPL's); an int is an exit status."""
 
 def program(argv: list[str], env: Env) -> int:
     """The main program without error handling."""
-    args = parse(argv, env)
-    if isinstance(args, int):
-        return args
-    if getattr(args, "handler", None) is None:
-        return parse(["--help"], env)  # type: ignore[return-value]
-    return args.handler(args, env)
     interactive = env.stdin_isatty and env.stdout_isatty
     if not argv and interactive:  # `triage` on a terminal: the REPL
         from .repl import start
         return start(argparse.Namespace(), env)
+    args = parse(argv, env)
+    if isinstance(args, int):
+        return args
+    if getattr(args, "handler", None) is None:
+        if interactive:  # only options (--profile/--region/--endpoint-url): the REPL with them
+            from .repl import start
+            return start(args, env)
+        return parse(["--help"], env)  # type: ignore[return-value]
+    return args.handler(args, env)
+
 
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
-        if interactive:  # only options (--profile/--region/--endpoint-url): the REPL with them
-            from .repl import start
-            return start(args, env)
