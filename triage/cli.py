@@ -166,6 +166,5 @@ def program(argv: list[str], env: Env) -> int:
     return args.handler(args, env)
 
 
-
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
