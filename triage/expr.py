@@ -129,6 +129,15 @@ def route_egress(subnets: list | None, route_tables: list | None) -> list[dict]:
     return out
 
 
+def clock() -> float:
+    """Seconds since the epoch as now_ms()/ago_ms() see them; `triage test`
+    freezes it to a case's recording time (triage.casefile.frozen_clock)."""
+    return _frozen_now if _frozen_now is not None else time.time()
+
+
+_frozen_now: float | None = None
+
+
 class TriageFunctions(jfn.Functions):
     """Custom JMESPath functions available in every playbook expression."""
 
@@ -153,11 +162,11 @@ class TriageFunctions(jfn.Functions):
     # asked twice within a minute is the same call (and can be reused).
     @jfn.signature()
     def _func_now_ms(self):
-        return int(math.ceil(time.time() / 60) * 60 * 1000)
+        return int(math.ceil(clock() / 60) * 60 * 1000)
 
     @jfn.signature({"types": ["string", "number"]})
     def _func_ago_ms(self, duration):
-        return int((time.time() - parse_duration(duration)) // 60 * 60 * 1000)
+        return int((clock() - parse_duration(duration)) // 60 * 60 * 1000)
 
     @jfn.signature({"types": ["string", "number"]})
     def _func_duration_s(self, duration):
