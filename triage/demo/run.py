@@ -34,6 +34,8 @@ def run_demo(args, env) -> int:
     with MotoServer() as server:
         console.print(Text(f"Embedded moto server on {server.url}; seeding {len(names)} scenario(s)…", style="muted"))
         cases = seed_all(server.url, names)
+        if env.stdin_isatty and env.stdout_isatty and fmt == "text":  # a terminal: explore it in the REPL
+            return _demo_repl(args, env, server.url, cases, console)
         entries = catalog.discover()
         playbooks = {}
         mismatches = []
@@ -57,3 +59,17 @@ def run_demo(args, env) -> int:
         console.print(Text(f"unexpected result for {case.playbook} {case.inputs}: got {got}, expected {sorted(case.expect)}",
                            style="high"))
     return ExitStatus.FINDINGS if mismatches else ExitStatus.OK
+
+
+def _demo_repl(args, env, url: str, cases: list, console) -> int:
+    """The REPL connected to the embedded server, with the seeded incidents as suggestions."""
+    from rich.text import Text
+
+    from ..repl import start
+
+    console.print(Text("Seeded incidents, try:", style="muted"))
+    for case in cases:
+        flags = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in case.inputs.items())
+        console.print(Text(f"  {case.playbook} {flags}", style="bold"), Text(f"  # {case.note}", style="muted"))
+    args.endpoint_url, args.region = url, "us-east-1"
+    return start(args, env)
