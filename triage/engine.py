@@ -6,9 +6,10 @@ finding and never a crash of the others."""
 from __future__ import annotations
 
 import shlex
+import queue
 import threading
 import time
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -135,12 +136,12 @@ def _coerce(spec: Input, value: Any) -> Any:
 
 def run(playbook: Playbook, inputs: dict[str, Any], aws: Aws, *, deadline: float | None = None,
         progress: ProgressFn | None = None, cancel: threading.Event | None = None,
-        max_workers: int = 16) -> Diagnosis:
+        max_workers: int = 16, region: str | None = None) -> Diagnosis:
     started = time.monotonic()
     values = coerce_inputs(playbook, inputs)
     redactor = aws.redactor if aws.redactor is not None else Redactor()
     aws.redactor = redactor
-    region = aws.region
+    region = region or aws.region   # a scan runs many regions on one shared Aws
     context: dict[str, Any] = {"inputs": values, "region": region}
     outcomes: dict[str, StepOutcome] = {}
     log_start = len(aws.log)
@@ -148,7 +149,7 @@ def run(playbook: Playbook, inputs: dict[str, Any], aws: Aws, *, deadline: float
     cancel = cancel or threading.Event()
     pending = dict(playbook.steps)
     running: dict[Future, str] = {}
-    pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="triage-step")
+    pool = _DaemonPool(max_workers, "triage-step")
     timed_out = False
     try:
         while pending or running:
@@ -190,15 +191,17 @@ def run(playbook: Playbook, inputs: dict[str, Any], aws: Aws, *, deadline: float
             outcomes[sid] = StepOutcome("failed", reason=f"{playbook.steps[sid].call} did not finish: {stop_reason}")
     for sid, outcome in outcomes.items():
         context[sid] = outcome.value
+    derive_errors: dict[str, str] = {}
     for name, expression in playbook.derive.items():
         try:
             context[name] = expr.search(expression, context)
-        except Exception:  # missing data (a failed step) or a type mismatch: checks reading it go unchecked
+        except Exception as exc:  # a type mismatch: checks reading it report it as unchecked
             context[name] = None
+            derive_errors[name] = str(exc)
 
     findings, unchecked = [], []
     for check in playbook.checks:
-        result = _evaluate(check, context, outcomes, playbook)
+        result = _evaluate(check, context, outcomes, playbook, derive_errors)
         if isinstance(result, Finding):
             findings.append(result)
         elif isinstance(result, Unchecked):
@@ -255,7 +258,7 @@ def _run_step(step: Step, context: dict, aws: Aws, playbook_id: str) -> StepOutc
 
 def _call(step: Step, context: dict, aws: Aws) -> Any:
     params = _render(step.params, context)
-    region = expr.parse_template(step.region).render(context) if step.region else None
+    region = expr.parse_template(step.region).render(context) if step.region else context.get("region")
     try:
         return aws.call(step.service, step.operation, params, region=region, paginate=step.paginate,
                         max_items=step.max_items, step=step.id, max_attempts=step.max_attempts)
@@ -274,8 +277,52 @@ def _fan_out(step: Step, items: list, context: dict, aws: Aws) -> list[dict]:
                     "failed": True, "_error": exc.error}
     if len(items) <= 1:
         return [one(i) for i in items]
-    with ThreadPoolExecutor(max_workers=min(16, len(items)), thread_name_prefix="triage-each") as pool:
-        return list(pool.map(one, items))
+    pool = _DaemonPool(min(16, len(items)), "triage-each")
+    try:
+        return [f.result() for f in [pool.submit(one, i) for i in items]]
+    finally:
+        pool.shutdown(cancel_futures=True)
+
+
+class _DaemonPool:
+    """A minimal executor on daemon threads. ThreadPoolExecutor's workers are
+    joined at interpreter exit, so a step stuck in a black-holed read would
+    keep the process alive long after --deadline gave up on it."""
+
+    def __init__(self, max_workers: int, name: str):
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._max, self._name, self._workers = max_workers, name, 0
+        self._lock = threading.Lock()
+
+    def submit(self, fn: Callable, *args: Any) -> Future:
+        future: Future = Future()
+        self._queue.put((future, fn, args))
+        with self._lock:
+            if self._workers < self._max:
+                self._workers += 1
+                threading.Thread(target=self._work, name=self._name, daemon=True).start()
+        return future
+
+    def _work(self) -> None:
+        while (item := self._queue.get()) is not None:
+            future, fn, args = item
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(fn(*args))
+                except BaseException as exc:  # delivered to whoever waits on the future
+                    future.set_exception(exc)
+
+    def shutdown(self, wait: bool = False, cancel_futures: bool = False) -> None:
+        if cancel_futures:
+            while True:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is not None:
+                    item[0].cancel()
+        for _ in range(self._workers):
+            self._queue.put(None)
 
 
 def _render(value: Any, context: dict) -> Any:
@@ -298,7 +345,8 @@ def _truthy(value: Any) -> bool:
     return not (value is None or value is False or value == "" or value == [] or value == {})
 
 
-def _evaluate(check: Check, context: dict, outcomes: dict[str, StepOutcome], playbook: Playbook):
+def _evaluate(check: Check, context: dict, outcomes: dict[str, StepOutcome], playbook: Playbook,
+              derive_errors: dict[str, str] | None = None):
     failed = [sid for sid in sorted(check.needs) if outcomes.get(sid) and outcomes[sid].status == "failed"]
     if failed:
         reasons, needs = [], []
@@ -330,7 +378,8 @@ def _evaluate(check: Check, context: dict, outcomes: dict[str, StepOutcome], pla
             fix_commands=[c for c in (_command(t, context) for t in check.fix_commands) if c],
             when=check.when, steps=tuple(sorted(check.uses)), references=check.references)
     except Exception as exc:
-        return Unchecked(check.id, f"could not evaluate: {exc} (a playbook bug; run `triage validate {playbook.path}`)")
+        causes = "".join(f"; derived value '{k}' failed: {v}" for k, v in (derive_errors or {}).items())
+        return Unchecked(check.id, f"could not evaluate: {exc}{causes} (a playbook bug; run `triage validate {playbook.path}`)")
 
 
 def _command(template: str, context: dict) -> str | None:

@@ -138,6 +138,149 @@ def clock() -> float:
 _frozen_now: float | None = None
 
 
+# --- domain: ResourceNotFound, Lambda + RDS connections, account posture ---
+
+def similar_names(name: str | None, candidates: list | None, limit: int = 5) -> list[str]:
+    """Names among `candidates` that look like `name` (case, '-'/'_'/'.'
+    separators, a typo or a stage suffix apart): the most common real cause
+    of a Lambda ResourceNotFoundException. Best match first."""
+    import difflib
+
+    def norm(s: str) -> str:
+        return re.sub(r"[-_.\s]", "", s.lower())
+
+    target = norm(lambda_name(name or ""))
+    scored = []
+    for cand in candidates or []:
+        if not isinstance(cand, str) or cand == name or not target:
+            continue
+        n = norm(cand)
+        if n == target:
+            score = 1.0
+        elif len(target) >= 4 and (target in n or n in target):
+            score = 0.9
+        else:
+            score = difflib.SequenceMatcher(None, target, n).ratio()
+        if score >= 0.8:
+            scored.append((-score, cand))
+    return [c for _, c in sorted(scored)[:limit]]
+
+
+def having(items: list | None, expression: str, value: Any) -> list:
+    """Items for which `expression` (JMESPath over the item) yields `value`,
+    one of `value` when it is a list, or a list containing it. JMESPath
+    filters cannot see the root, so `[?Id == inputs.id]` is written
+    having(list, 'Id', inputs.id)."""
+    wanted = value if isinstance(value, list) else [value]
+    out = []
+    for item in items or []:
+        got = search(expression, item)
+        if any(g is not None and g in wanted for g in (got if isinstance(got, list) else [got])):
+            out.append(item)
+    return out
+
+
+# RDS engine defaults for max_connections (the formulas AWS documents for the
+# default parameter groups; describe_engine_default_parameters is not needed).
+RDS_MAX_CONNECTIONS_DEFAULTS = {
+    "postgres": "LEAST({DBInstanceClassMemory/9531392},5000)",
+    "aurora-postgresql": "LEAST({DBInstanceClassMemory/9531392},5000)",
+    "mysql": "{DBInstanceClassMemory/12582880}",
+    "mariadb": "{DBInstanceClassMemory/12582880}",
+    "aurora-mysql": "GREATEST({log(DBInstanceClassMemory/805306368)*45},{log(DBInstanceClassMemory/8187281408)*1000})",
+}
+
+
+def _rds_eval(text: str) -> float:
+    """Evaluate an RDS parameter formula body (numbers, + - * /, LEAST,
+    GREATEST, SUM, log base 2) without eval()."""
+    import ast
+
+    funcs = {"least": min, "greatest": max, "sum": lambda *a: sum(a), "log": math.log2}
+    source = text.replace("{", "(").replace("}", ")")
+    source = re.sub(r"\b(LEAST|GREATEST|SUM|LOG)\b", lambda m: m.group(1).lower(), source, flags=re.I)
+
+    def ev(node):
+        if isinstance(node, ast.Expression):
+            return ev(node.body)
+        if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):
+            return node.value
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+            return -ev(node.operand)
+        if isinstance(node, ast.BinOp) and type(node.op) in (ast.Add, ast.Sub, ast.Mult, ast.Div):
+            a, b = ev(node.left), ev(node.right)
+            return {ast.Add: a + b, ast.Sub: a - b, ast.Mult: a * b}.get(type(node.op)) if not isinstance(node.op, ast.Div) else a / b
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in funcs and not node.keywords:
+            return funcs[node.func.id](*[ev(a) for a in node.args])
+        raise ValueError(f"unsupported in an RDS formula: {ast.dump(node)[:60]}")
+    return ev(ast.parse(source, mode="eval"))
+
+
+def rds_max_connections(param_value: str | None, engine: str | None, memory_mib: float | None) -> dict | None:
+    """max_connections of an RDS instance, with the arithmetic shown: the
+    parameter group's value (a number or a formula) or, when the group leaves
+    it at the engine default, the engine's default formula. DBInstanceClassMemory
+    is the instance class's full memory (no OS reserve subtracted, so this is an
+    upper bound for the real value)."""
+    formula, source = param_value, "parameter group"
+    if formula in (None, ""):
+        formula, source = RDS_MAX_CONNECTIONS_DEFAULTS.get((engine or "").lower()), "engine default"
+    if formula is None:
+        return None
+    formula = str(formula).strip()
+    if re.fullmatch(r"\d+", formula):
+        return {"max_connections": int(formula), "source": source, "formula": formula,
+                "arithmetic": f"max_connections = {formula} (set explicitly)", "class_memory_bytes": None}
+    if memory_mib is None:
+        return None
+    memory = int(memory_mib * 1024 * 1024)
+    try:
+        with_memory = formula.replace("DBInstanceClassMemory", str(memory))
+        # each {...} term is evaluated and truncated to an integer, as RDS does
+        terms = re.sub(r"\{([^{}]*)\}", lambda m: str(int(_rds_eval(m.group(1)))), with_memory)
+        value = int(_rds_eval(terms))
+    except (ValueError, SyntaxError, ZeroDivisionError, TypeError):
+        return None
+    steps = list(dict.fromkeys([with_memory, terms, str(value)]))  # drop repeats, keep order
+    return {"max_connections": value, "source": source, "formula": formula, "class_memory_bytes": memory,
+            "arithmetic": f"DBInstanceClassMemory = {memory} ({memory_mib:g} MiB): {' = '.join(steps)}"}
+
+
+def csv_rows(content: Any) -> list[dict]:
+    """CSV text or bytes (e.g. the IAM credential report) -> one dict per row."""
+    import csv
+    import io
+
+    if isinstance(content, (bytes, bytearray)):
+        content = content.decode("utf-8", "replace")
+    return list(csv.DictReader(io.StringIO(content or "")))
+
+
+_CONDITIONS_THAT_SCOPE = re.compile(r"^aws:(SourceIp|SourceVpce?|SourceArn|SourceAccount|PrincipalOrgID|PrincipalAccount|"
+                                    r"PrincipalArn|userid|username|SourceOrgID)$", re.I)
+
+
+def public_statements(policy: Any) -> list[dict]:
+    """Allow statements of a resource policy that any principal can use: the
+    principal is "*" (or {"AWS": "*"}) and no condition narrows who or where
+    (source IP/VPC/ARN/account, organization, principal)."""
+    if isinstance(policy, str):
+        try:
+            policy = json.loads(policy)
+        except ValueError:
+            return []
+    statements = (policy or {}).get("Statement") if isinstance(policy, dict) else None
+    out = []
+    for st in statements if isinstance(statements, list) else [statements] if statements else []:
+        principal = st.get("Principal")
+        anyone = principal == "*" or (isinstance(principal, dict) and "*" in (
+            principal.get("AWS") if isinstance(principal.get("AWS"), list) else [principal.get("AWS")]))
+        keys = [k for block in (st.get("Condition") or {}).values() if isinstance(block, dict) for k in block]
+        if st.get("Effect") == "Allow" and anyone and not any(_CONDITIONS_THAT_SCOPE.match(k) for k in keys):
+            out.append(st)
+    return out
+
+
 class TriageFunctions(jfn.Functions):
     """Custom JMESPath functions available in every playbook expression."""
 
@@ -227,6 +370,27 @@ class TriageFunctions(jfn.Functions):
                 out.append(item)
         return out
 
+    # JMESPath has no root reference inside filters, so `list[?k == other_value]`
+    # cannot compare with a value from the context: these do it.
+    @jfn.signature({"types": ["array", "null"]}, {"types": ["string"]}, {"types": ["string", "number", "boolean", "null"]})
+    def _func_find(self, items, path, value):
+        """First element whose `path` equals `value`, else null."""
+        compiled = compile_expr(path)
+        return next((i for i in items or [] if compiled.search(i, options=OPTIONS) == value), None)
+
+    @jfn.signature({"types": ["array", "null"]}, {"types": ["string"]}, {"types": ["string", "number", "boolean", "null"]})
+    def _func_where(self, items, path, value):
+        """Every element whose `path` equals `value`."""
+        compiled = compile_expr(path)
+        return [i for i in items or [] if compiled.search(i, options=OPTIONS) == value]
+
+    @jfn.signature({"types": ["array", "null"]}, {"types": ["string"]}, {"types": ["array", "null"]})
+    def _func_where_in(self, items, path, values):
+        """Every element whose `path` is one of `values`."""
+        compiled = compile_expr(path)
+        wanted = values or []
+        return [i for i in items or [] if compiled.search(i, options=OPTIONS) in wanted]
+
     @jfn.signature({"types": ["string", "null"]})
     def _func_from_json(self, s):
         try:
@@ -270,9 +434,46 @@ class TriageFunctions(jfn.Functions):
         from .iam.bridge import each_pairs
         return each_pairs(results, field)
 
+    @jfn.signature({"types": ["array", "null"]}, {"types": ["array", "null"]})
+    def _func_scp_levels(self, targets, policies):
+        from .iam.bridge import scp_levels
+        return scp_levels(targets, policies)
+
+    @jfn.signature({"types": ["array", "null"]}, {"types": ["array", "null"]})
+    def _func_simulator_disagreements(self, simulated, decisions):
+        from .iam.bridge import simulator_disagreements
+        return simulator_disagreements(simulated, decisions)
+
+    @jfn.signature({"types": ["array", "null"]})
+    def _func_kv_pairs(self, items):
+        from .iam.bridge import kv_pairs
+        return kv_pairs(items)
+
     @jfn.signature({"types": ["string", "number", "boolean", "array", "object", "null"]})
     def _func_to_json(self, value):
         return json.dumps(value, separators=(",", ":"), sort_keys=False)
+
+
+    # --- issue 4: lambda-not-found, rds-connections, account-posture ---------
+    @jfn.signature({"types": ["string", "null"]}, {"types": ["array", "null"]})
+    def _func_similar_names(self, name, candidates):
+        return similar_names(name, candidates)
+
+    @jfn.signature({"types": ["array", "null"]}, {"types": ["string"]}, {"types": []})
+    def _func_having(self, items, expression, value):
+        return having(items, expression, value)
+
+    @jfn.signature({"types": ["string", "number", "null"]}, {"types": ["string", "null"]}, {"types": ["number", "null"]})
+    def _func_rds_max_connections(self, param_value, engine, memory_mib):
+        return rds_max_connections(None if param_value is None else str(param_value), engine, memory_mib)
+
+    @jfn.signature({"types": []})
+    def _func_csv_rows(self, content):
+        return csv_rows(content) if content else []
+
+    @jfn.signature({"types": ["string", "object", "null"]})
+    def _func_public_statements(self, policy):
+        return public_statements(policy)
 
 
 OPTIONS = jmespath.Options(custom_functions=TriageFunctions())
@@ -336,6 +537,64 @@ def _roots(node: dict) -> set[str]:
     for child in children:
         out |= _roots(child)
     return out
+
+
+def negation_traps(expression: str) -> list[str]:
+    """`!a.b` parses as `(!a).b` in JMESPath (always null): find such spots."""
+    out: list[str] = []
+    _negations(compile_expr(expression).parsed, out)
+    return out
+
+
+def _negations(node: dict, out: list[str]) -> None:
+    children = [c for c in node.get("children", []) if isinstance(c, dict)]
+    if node.get("type") in ("subexpression", "index_expression", "projection", "filter_projection") and children \
+            and children[0].get("type") == "not_expression":
+        inner = _chain(children[0]["children"][0]) if children[0].get("children") else None
+        rest = _chain(children[1]) if len(children) > 1 else None
+        out.append(".".join((inner or ["x"]) + (rest or ["y"])))
+    for c in children:
+        _negations(c, out)
+
+
+def relative_names(expression: str) -> set[str]:
+    """Names read relative to an element (inside filters/projections). A name
+    that is also a step or derived value is almost always a mistake: JMESPath
+    has no root reference there."""
+    out: set[str] = set()
+    _relative(compile_expr(expression).parsed, False, out)
+    return out
+
+
+def _relative(node: dict, inside: bool, out: set[str]) -> None:
+    kind = node.get("type")
+    if kind == "field":
+        if inside:
+            out.add(node["value"])
+        return
+    children = [c for c in node.get("children", []) if isinstance(c, dict)]
+    if kind == "subexpression":  # only the head of a chain is a name lookup in the current scope
+        if children:
+            _relative(children[0], inside, out)
+            for c in children[1:]:
+                _relative_inner(c, out)
+        return
+    if kind in _RELATIVE_AFTER_FIRST:
+        if children:
+            _relative(children[0], inside, out)
+        for c in children[1:]:
+            _relative(c, True, out)
+        return
+    for c in children:
+        _relative(c, inside, out)
+
+
+def _relative_inner(node: dict, out: set[str]) -> None:
+    # the right side of a.b: fields there are keys of `a`, but filters/functions
+    # inside it open new relative scopes
+    if node.get("type") == "field":
+        return
+    _relative(node, True, out)
 
 
 def field_paths(expression: str) -> list[list[str]]:

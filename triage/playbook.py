@@ -84,6 +84,21 @@ class Check:
     uses: frozenset = frozenset()    # every step it reads (evidence, text)
 
 
+@dataclass(frozen=True)
+class ScanSpec:
+    """How `triage scan` applies a playbook: per listed resource, or once per region."""
+    service: str | None = None
+    operation: str | None = None
+    params: dict = field(default_factory=dict)
+    query: str | None = None
+    paginate: bool = False
+    input: str | None = None
+
+    @property
+    def once(self) -> bool:
+        return self.operation is None
+
+
 @dataclass
 class Playbook:
     id: str
@@ -97,6 +112,7 @@ class Playbook:
     derive: dict[str, str] = field(default_factory=dict)
     references: tuple = ()
     origin: str = "built-in"
+    scan: ScanSpec | None = None
     raw: dict = field(default_factory=dict, repr=False)
 
     def step_depth(self) -> int:
@@ -197,6 +213,14 @@ _TYPE_HINTS = {
 }
 
 
+def _start_hint(name: str, known: set[str]) -> str:
+    if name in ("null", "true", "false"):
+        return f"JMESPath literals need backticks: write `{name}` with backticks"
+    names = sorted(known - RESERVED_NAMES)
+    shown = ", ".join(names[:8]) + (", ..." if len(names) > 8 else "")
+    return f"expressions start from inputs.<name>, a step or derived name ({shown}), item or region"
+
+
 # --- loading ----------------------------------------------------------------
 
 def load(path: str | Path, *, origin: str = "built-in", deep: bool = True) -> Playbook:
@@ -235,9 +259,12 @@ class _Builder:
     def __init__(self, data: dict, filename: str):
         self.data, self.filename = data, filename
         self.problems: list[Problem] = []
+        self.context_names = set(data.get("steps") or {}) | set(data.get("derive") or {})
 
     def problem(self, path: list, message: str, hint: str | None = None) -> None:
-        self.problems.append(Problem(self.filename, yamlsrc.line_of(self.data, path), message, hint))
+        p = Problem(self.filename, yamlsrc.line_of(self.data, path), message, hint)
+        if p not in self.problems:
+            self.problems.append(p)
 
     def read(self, path: list, expression: str, known: set[str], inputs: dict, template: bool = False) -> set[str]:
         """Compile one expression/template at `path`, check the names it
@@ -256,6 +283,14 @@ class _Builder:
             names: set[str] = set()
             for e in exprs:
                 names |= expr.root_names(e)
+                for trap in expr.negation_traps(e):
+                    self.problem(path, f"`!{trap}` means `(!{trap.split('.')[0]}).{'.'.join(trap.split('.')[1:])}` "
+                                 f"in JMESPath, which is always null", f"write !({trap})")
+                shadowed = sorted(expr.relative_names(e) & self.context_names)
+                for name in shadowed:
+                    self.problem(path, f"'{name}' inside a filter or projection means a field of each element, "
+                                 f"not the step/derived value '{name}' (JMESPath has no root reference there)",
+                                 f"use find(list, 'path', {name}), where(...) or where_in(...) to compare with it")
             return names
         except expr.ExprError as exc:
             self.problem(path, str(exc), "see https://jmespath.org/specification.html; "
@@ -305,7 +340,24 @@ class _Builder:
                              "triggers use Python regex syntax; escape literal ( ) [ ] . with a backslash")
         return Playbook(id=d["id"], title=d["title"], summary=d["summary"], path=self.filename, inputs=inputs,
                         steps=steps, checks=checks, triggers=triggers, references=tuple(d.get("references") or ()),
-                        origin=origin, raw=d, derive=derive)
+                        origin=origin, raw=d, derive=derive, scan=self.scan(d.get("scan"), inputs))
+
+    def scan(self, spec: dict | None, inputs: dict) -> ScanSpec | None:
+        if spec is None:
+            return None
+        if spec.get("once"):
+            for name in [n for n, i in inputs.items() if i.required]:
+                self.problem(["scan", "once"], f"a playbook scanned once per region cannot require input '{name}'",
+                             "give the input a default or scan per resource (call, query, input)")
+            return ScanSpec()
+        self.compile(["scan", "query"], spec["query"])
+        target = inputs.get(spec["input"])
+        if target is None:
+            self.problem(["scan", "input"], f"scan input '{spec['input']}' is not declared",
+                         f"inputs: {', '.join(inputs) or 'none'}")
+        service, operation = spec["call"].split(".", 1)
+        return ScanSpec(service, operation, dict(spec.get("params") or {}), spec["query"],
+                        bool(spec.get("paginate")), spec["input"])
 
     def expand(self, names: set[str]) -> frozenset:
         """Step ids behind a set of step ids and derived names."""
@@ -339,7 +391,7 @@ class _Builder:
             guess = suggest(name, sorted(known))
             self.problem(path, f"'{name}' is not a step or a context name",
                          f"did you mean '{guess}'?" if guess else
-                         f"expressions start from inputs.<name>, a step id ({', '.join(sorted(known - RESERVED_NAMES))}), item or region")
+                         _start_hint(name, known))
         return names & known - RESERVED_NAMES
 
     def input_refs(self, path: list, expressions: list[str], inputs: dict) -> None:

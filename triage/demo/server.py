@@ -19,7 +19,7 @@ class MotoServer:
             from ..errors import UsageError
             raise UsageError(f"the offline demo needs moto ({exc.name} is missing)",
                              "install it with: pip install 'triage[demo]'") from None
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        logging.getLogger("werkzeug").setLevel(logging.CRITICAL)  # moto logs NotImplemented calls as tracebacks
         os.environ.setdefault("MOTO_CALL_RESET_API", "true")
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self._server.start()

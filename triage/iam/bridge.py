@@ -55,7 +55,16 @@ def evaluate_requests(spec: dict) -> list[dict]:
                     "reasons": [asdict(r) for r in d.reasons],
                     "allowed_by": [asdict(m) for m in d.allowed_by],
                     "near_misses": [_near(n) for n in d.near_misses]})
-    return out
+    return _plain(out)
+
+
+def _plain(value: Any) -> Any:
+    """JMESPath only knows JSON types: tuples become lists."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
 
 
 def _near(n) -> dict:
@@ -75,7 +84,7 @@ def trust_decision(trust_document: Any, principal: str, role_arn: str | None = N
         if stmt.get("Effect") == "Allow" and isinstance(stmt.get("Principal"), dict):
             for values in stmt["Principal"].values():
                 trusted += values if isinstance(values, list) else [values]
-    return {"allowed": d.allowed, "reasons": [asdict(r) for r in d.reasons], "trusted": trusted}
+    return _plain({"allowed": d.allowed, "reasons": [asdict(r) for r in d.reasons], "trusted": trusted})
 
 
 def trust_with_service(trust_document: Any, service: str) -> dict:
@@ -155,4 +164,45 @@ def each_pairs(results: list | None, field: str) -> list[dict]:
         values = ((r or {}).get("result") or {}).get(field) or []
         for v in values if isinstance(values, list) else [values]:
             out.append({"item": r.get("item"), "value": v})
+    return out
+
+
+def scp_levels(targets: list | None, policies: list | None) -> list[list[dict]]:
+    """SCP levels root -> ... -> account from two for_each results:
+    targets = ListPoliciesForTarget per target (account first, then each parent),
+    policies = DescribePolicy per policy id."""
+    docs = {}
+    for p in policies or []:
+        pol = ((p or {}).get("result") or {}).get("Policy") or {}
+        summary = pol.get("PolicySummary") or {}
+        if summary.get("Id"):
+            docs[summary["Id"]] = {"name": f"{summary.get('Name')} ({summary['Id']})", "document": pol.get("Content")}
+    levels = []
+    for t in targets or []:
+        attached = ((t or {}).get("result") or {}).get("Policies") or []
+        levels.append([docs[a["Id"]] for a in attached if a.get("Id") in docs])
+    return list(reversed(levels))
+
+
+def kv_pairs(items: list | None) -> dict:
+    """['aws:SourceIp=10.0.0.1', 'aws:MultiFactorAuthPresent=true'] -> condition context."""
+    out: dict = {}
+    for item in items or []:
+        key, sep, value = str(item).partition("=")
+        if sep:
+            if key in out:
+                out[key] = (out[key] if isinstance(out[key], list) else [out[key]]) + [value]
+            else:
+                out[key] = value
+    return out
+
+
+def simulator_disagreements(simulated: list | None, decisions: list | None) -> list[dict]:
+    """Actions where iam:SimulatePrincipalPolicy and the local evaluation differ."""
+    local = {d.get("action", "").lower(): d.get("allowed") for d in decisions or []}
+    out = []
+    for s in simulated or []:
+        action = str(s.get("action") or "")
+        if action.lower() in local and (s.get("decision") == "allowed") != local[action.lower()]:
+            out.append({"action": action, "simulator": s.get("decision"), "triage": "allowed" if local[action.lower()] else "denied"})
     return out

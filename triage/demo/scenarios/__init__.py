@@ -134,7 +134,7 @@ class Seeder:
 
 # --- registry -------------------------------------------------------------------
 # One module per incident family; each registers its seeding function.
-MODULES = ("lambda_timeout",)
+MODULES = ("lambda_timeout", "access_denied")
 
 SCENARIOS: dict[str, Scenario] = {}
 
