@@ -49,6 +49,12 @@ def common_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
     g.add_argument("-o", "--output", choices=("text", "json", "markdown"), default=d, help="output format (default: text)")
     g.add_argument("--deadline", type=float, default=d, metavar="SECONDS",
                    help="stop waiting for AWS after this long and report what is known (exit 3)")
+    g.add_argument("--connect-timeout", type=float, default=d, metavar="SECONDS",
+                   help="per-request TCP connect timeout (default: 5)")
+    g.add_argument("--read-timeout", type=float, default=d, metavar="SECONDS",
+                   help="per-request read timeout (default: 30)")
+    g.add_argument("--max-attempts", type=int, default=d, metavar="N",
+                   help="attempts per call, retries included (default: 6)")
     g.add_argument("--playbooks", action="append", default=d, metavar="DIR", help="extra playbook folder (repeatable)")
     g.add_argument("--no-color", action="store_true", default=d if suppress else False, help="plain text output")
     g.add_argument("--debug", action="store_true", default=d if suppress else False, help="show tracebacks and details")

@@ -44,8 +44,16 @@ def option(args, name: str, default=None):
 
 def aws_settings(args):
     from ..aws import AwsSettings
+    defaults = AwsSettings()
+    for name in ("connect_timeout", "read_timeout", "max_attempts"):
+        value = option(args, name)
+        if value is not None and value <= 0:
+            raise UsageError(f"--{name.replace('_', '-')} must be positive, got {value:g}")
     return AwsSettings(profile=option(args, "profile"), region=option(args, "region"),
-                       endpoint_url=option(args, "endpoint_url"))
+                       endpoint_url=option(args, "endpoint_url"),
+                       connect_timeout=option(args, "connect_timeout", defaults.connect_timeout),
+                       read_timeout=option(args, "read_timeout", defaults.read_timeout),
+                       max_attempts=option(args, "max_attempts", defaults.max_attempts))
 
 
 def run_playbook_command(args, env) -> int:
@@ -59,21 +67,82 @@ def run_playbook_command(args, env) -> int:
     return run_and_render(pb, given, args, env)
 
 
-def run_and_render(pb, given: dict, args, env, aws=None) -> int:
+def run_diagnosis(pb, given: dict, args, env, aws=None):
+    """Run a playbook with the command line's AWS settings: (diagnosis, exit status)."""
     from .. import engine
     from ..aws import Aws
-    from ..render import render
 
     engine.coerce_inputs(pb, given)  # usage errors before any AWS work
     aws = aws or Aws(aws_settings(args))
     aws.session  # an unknown --profile is reported now, not once per step
-    diagnosis = engine.run(pb, given, aws, deadline=option(args, "deadline"))
-    data = diagnosis.to_dict()
-    color = False if option(args, "no_color", False) or os.environ.get("NO_COLOR") else None
-    render(data, option(args, "output", "text"), env.stdout, color=color)
+    debug = option(args, "debug", False)
+    retry_log = _log_retries(env.stderr) if debug else None
+    try:
+        diagnosis = engine.run(pb, given, aws, deadline=option(args, "deadline"))
+    finally:
+        if retry_log is not None:
+            retry_log()
     if diagnosis.unavailable:
-        env.stderr.write(f"triage: AWS unavailable: {diagnosis.unavailable}\n"
-                         "  hint: check credentials (aws sts get-caller-identity), --profile/--region, "
-                         "and --endpoint-url / AWS_ENDPOINT_URL\n")
-        return ExitStatus.AWS_UNAVAILABLE
-    return ExitStatus.FINDINGS if diagnosis.findings else ExitStatus.OK
+        return diagnosis, ExitStatus.AWS_UNAVAILABLE
+    return diagnosis, ExitStatus.FINDINGS if diagnosis.findings else ExitStatus.OK
+
+
+def report_problems(diagnosis, args, env) -> None:
+    """After the output: --debug details and the AWS-unavailable message (stderr)."""
+    if option(args, "debug", False):
+        _debug_report(diagnosis, env.stderr)
+    if diagnosis.unavailable:
+        hint = ("raise --deadline, or lower --read-timeout/--max-attempts to fail faster"
+                if diagnosis.unavailable.startswith("deadline") else
+                "check credentials (aws sts get-caller-identity), --profile/--region, "
+                "and --endpoint-url / AWS_ENDPOINT_URL")
+        env.stderr.write(f"triage: AWS unavailable: {diagnosis.unavailable}\n  hint: {hint}\n")
+
+
+def run_and_render(pb, given: dict, args, env, aws=None) -> int:
+    from ..render import render
+
+    diagnosis, status = run_diagnosis(pb, given, args, env, aws)
+    color = False if option(args, "no_color", False) or os.environ.get("NO_COLOR") else None
+    render(diagnosis.to_dict(), option(args, "output", "text"), env.stdout, color=color)
+    report_problems(diagnosis, args, env)
+    return status
+
+
+def _log_retries(stream):
+    """--debug: botocore's retry decisions (attempts, backoff delays, adaptive
+    send rate) on stderr while the run lasts; returns the undo."""
+    import logging
+
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("debug: %(name)s: %(message)s"))
+    handler.addFilter(lambda record: record.getMessage() != "Not retrying request.")  # every success says it
+    loggers = [logging.getLogger(n) for n in ("botocore.retries.standard", "botocore.retries.adaptive")]
+    saved = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.DEBUG)
+        lg.addHandler(handler)
+
+    def undo() -> None:
+        for lg, level in zip(loggers, saved):
+            lg.removeHandler(handler)
+            lg.setLevel(level)
+    return undo
+
+
+def _debug_report(diagnosis, stream) -> None:
+    """--debug: why each failed step failed (error kind, code, message) and
+    the call log, redacted and stripped of control sequences."""
+    from ..sanitize import clean
+
+    def line(text: str) -> None:
+        stream.write(clean(diagnosis.redactor.text(text)) + "\n")
+
+    for sid, outcome in diagnosis.steps.items():
+        if outcome.status == "failed":
+            err = outcome.error
+            detail = f"{err.kind} {err.code}: {err.message}" if err else (outcome.reason or "")
+            line(f"debug: step {sid} failed: {detail}")
+    for c in diagnosis.calls:
+        line(f"debug: call {c.call} step={c.step} {c.ms:.1f} ms{' cached' if c.cached else ''}"
+             + (f" error={c.error}" if c.error else ""))
