@@ -23,6 +23,7 @@ class Entry:
     inputs: dict
     overrides: str | None = None   # path of the playbook this one replaces
     error: str | None = None       # header could not be read
+    triggers: tuple = ()           # regexes over pasted error text (see explain.py)
 
 
 def builtin_dir() -> Path:
@@ -57,8 +58,10 @@ def _header(path: Path, origin: str) -> Entry:
         if not isinstance(data, dict) or not isinstance(data.get("id"), str):
             raise PlaybookError([])
         inputs = data.get("inputs") if isinstance(data.get("inputs"), dict) else {}
+        triggers = data.get("triggers") if isinstance(data.get("triggers"), list) else []
         return Entry(data["id"], str(data.get("title", "")), str(data.get("summary", "")), path, origin,
-                     {k: (v if isinstance(v, dict) else {}) for k, v in inputs.items()})
+                     {k: (v if isinstance(v, dict) else {}) for k, v in inputs.items()},
+                     triggers=tuple(str(t) for t in triggers))
     except (PlaybookError, OSError, UnicodeDecodeError) as exc:
         msg = str(exc).splitlines()[0] if str(exc) else "not a playbook (no id)"
         return Entry(path.stem, "", "", path, origin, {}, error=msg)

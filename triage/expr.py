@@ -166,20 +166,6 @@ def similar_names(name: str | None, candidates: list | None, limit: int = 5) -> 
     return [c for _, c in sorted(scored)[:limit]]
 
 
-def having(items: list | None, expression: str, value: Any) -> list:
-    """Items for which `expression` (JMESPath over the item) yields `value`,
-    one of `value` when it is a list, or a list containing it. JMESPath
-    filters cannot see the root, so `[?Id == inputs.id]` is written
-    having(list, 'Id', inputs.id)."""
-    wanted = value if isinstance(value, list) else [value]
-    out = []
-    for item in items or []:
-        got = search(expression, item)
-        if any(g is not None and g in wanted for g in (got if isinstance(got, list) else [got])):
-            out.append(item)
-    return out
-
-
 # RDS engine defaults for max_connections (the formulas AWS documents for the
 # default parameter groups; describe_engine_default_parameters is not needed).
 RDS_MAX_CONNECTIONS_DEFAULTS = {
@@ -458,10 +444,6 @@ class TriageFunctions(jfn.Functions):
     @jfn.signature({"types": ["string", "null"]}, {"types": ["array", "null"]})
     def _func_similar_names(self, name, candidates):
         return similar_names(name, candidates)
-
-    @jfn.signature({"types": ["array", "null"]}, {"types": ["string"]}, {"types": []})
-    def _func_having(self, items, expression, value):
-        return having(items, expression, value)
 
     @jfn.signature({"types": ["string", "number", "null"]}, {"types": ["string", "null"]}, {"types": ["number", "null"]})
     def _func_rds_max_connections(self, param_value, engine, memory_mib):

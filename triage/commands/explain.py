@@ -1,0 +1,92 @@
+"""`triage explain`: paste an AWS error, get routed to the playbook (and its diagnosis)."""
+from __future__ import annotations
+
+import json
+import sys
+
+from ..errors import ExitStatus, UsageError
+from . import command
+
+
+def _arguments(parser) -> None:
+    parser.add_argument("text", nargs="*", help="the error text (default: read standard input)")
+    parser.add_argument("--no-run", action="store_true", help="route and extract only; make no AWS call")
+    parser.add_argument("--input", "-i", action="append", default=[], metavar="NAME=VALUE",
+                        help="an input the text does not give (repeatable)")
+
+
+@command("explain", "route a pasted AWS error message to the playbook that diagnoses it", arguments=_arguments, aws=True)
+def cmd_explain(args, env) -> int:
+    from .. import catalog
+    from ..explain import route
+    from .run import option, parse_inputs, report_problems, run_diagnosis
+
+    text = " ".join(args.text) if args.text and args.text != ["-"] else sys.stdin.read()
+    if not text.strip():
+        raise UsageError("nothing to explain", 'paste the error: triage explain "<error text>", or pipe it in')
+    entries = catalog.discover(option(args, "playbooks"))
+    routing = route(text, entries)
+    fmt = option(args, "output", "text")
+    diagnosis = None
+    status = ExitStatus.OK
+    if routing.routed_to:
+        entry = entries[routing.routed_to]
+        pb = catalog.load(entry)
+        inputs = {**routing.inputs, **parse_inputs(pb, args.input)}
+        routing.missing = [m for m in routing.missing if m not in inputs]
+        routing.inputs = inputs
+        if not args.no_run and not routing.missing:
+            diagnosis, status = run_diagnosis(pb, inputs, args, env)
+    data = {"routed_to": routing.routed_to, "extracted": routing.extracted,
+            "inputs": routing.inputs, "missing": routing.missing_flags(), "reason": routing.reason,
+            "notes": routing.notes, "diagnosis": diagnosis.to_dict() if diagnosis else None}
+    if fmt == "json":
+        env.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+    else:
+        _render_text(data, env, fmt, diagnosis, args)
+    if diagnosis is not None:
+        report_problems(diagnosis, args, env)
+    if routing.routed_to is None:
+        if fmt != "json":
+            env.stderr.write("triage: cannot route this text to a playbook\n"
+                             "  hint: `triage playbooks` lists what triage diagnoses; "
+                             "paste the whole AWS error (the 'An error occurred (...)' line, or the "
+                             "'User: ... is not authorized to perform: ...' message)\n")
+        return ExitStatus.USAGE
+    if routing.missing and not args.no_run:
+        if fmt != "json":
+            env.stderr.write(f"triage: {routing.routed_to} needs {', '.join(routing.missing_flags())}, "
+                             f"which the text does not say\n  hint: add --input "
+                             f"{routing.missing[0]}=VALUE, or run: triage {routing.routed_to} "
+                             + " ".join(f"--{k.replace('_', '-')} {_shell(v)}" for k, v in routing.inputs.items())
+                             + "".join(f" {f} ..." for f in routing.missing_flags()) + "\n")
+        return ExitStatus.USAGE
+    return status
+
+
+def _shell(value) -> str:
+    import shlex
+    if isinstance(value, list):
+        return " ".join(shlex.quote(str(v)) for v in value)
+    return shlex.quote(str(value))
+
+
+def _render_text(data: dict, env, fmt: str, diagnosis, args) -> None:
+    from rich.text import Text
+
+    from ..render import render
+    from ..render.text import console_for
+    from .run import option
+
+    console = console_for(env.stdout)
+    if data["routed_to"]:
+        console.print(Text.assemble(("→ ", "bold"), (data["routed_to"], "bold cyan"), f"  ({data['reason']})"))
+    else:
+        console.print(Text(f"Not routed: {data['reason']}.", style="yellow"))
+    for key, value in data["extracted"].items():
+        console.print(Text.assemble(("  " + key, "dim"), ": ", str(value)))
+    for note in data["notes"]:
+        console.print(Text("  note: " + note, style="dim"))
+    if diagnosis is not None:
+        console.print()
+        render(diagnosis.to_dict(), fmt, env.stdout, color=False if option(args, "no_color", False) else None)
