@@ -84,6 +84,13 @@ def check_playbook(playbook, data: dict, filename: str) -> list[Problem]:
         _check_params(op.input_shape, step.params, base + ["params"], add, f"{step.call}")
         if step.paginate and not can_paginate(step.service, step.operation):
             add(base + ["paginate"], f"{step.call} cannot be paginated", "remove `paginate: true`")
+    scan = getattr(playbook, "scan", None)
+    if scan is not None and not scan.once:
+        bad = operation_problem(scan.service, scan.operation)
+        if bad:
+            add(["scan", "call"], *bad)
+        elif scan.paginate and not can_paginate(scan.service, scan.operation):
+            add(["scan", "paginate"], f"{scan.service}.{scan.operation} cannot be paginated", "remove `paginate: true`")
     for name, inp in playbook.inputs.items():
         if inp.complete:
             bad = operation_problem(inp.complete.service, inp.complete.operation)
@@ -160,7 +167,7 @@ def _check_result_fields(playbook, data: dict, add, valid: set[str]) -> None:
             if spec.get(key):
                 check_expression(["steps", sid, key], spec[key])
         for text_path, text in _templates(spec.get("params") or {}, ["steps", sid, "params"]):
-            for e in expr.parse_template(text).expressions:
+            for e in _template_expressions(text):
                 check_expression(text_path, e)
     for i, spec in enumerate(data["checks"]):
         check_expression(["checks", i, "when"], spec["when"])
@@ -170,8 +177,15 @@ def _check_result_fields(playbook, data: dict, add, valid: set[str]) -> None:
         fix = spec.get("fix") or {}
         texts += [("fix", fix.get("text", ""))] + [("fix", c) for c in fix.get("commands") or []]
         for key, text in texts:
-            for e in expr.parse_template(text).expressions:
+            for e in _template_expressions(text):
                 check_expression(["checks", i, key], e)
+
+
+def _template_expressions(text: str) -> list[str]:
+    try:
+        return expr.parse_template(text).expressions
+    except expr.ExprError:  # already reported, with its line, by the playbook loader
+        return []
 
 
 def _templates(value: Any, path: list):

@@ -1,0 +1,97 @@
+"""ResourceNotFoundException around Lambda (the cheat sheet's entry): a
+function deployed to another region, a name with the wrong separator, event
+source mappings whose queue or stream was deleted or that are disabled, a
+bucket notifying a function that never existed, a bucket not allowed to
+invoke its function, and a healthy twin with all of it wired correctly."""
+from __future__ import annotations
+
+from . import ACCOUNT, REGION, Case, Seeder, scenario
+
+OTHER_REGION = "eu-west-1"
+
+
+def _queue_arn(s: Seeder, name: str) -> tuple[str, str]:
+    sqs = s.client("sqs")
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    return url, sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+
+
+def _notify(s: Seeder, bucket: str, function_arn: str) -> None:
+    s3 = s.client("s3")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={"LambdaFunctionConfigurations": [
+        {"Id": f"{bucket}-created", "LambdaFunctionArn": function_arn, "Events": ["s3:ObjectCreated:*"]}]})
+
+
+def function_arn(name: str, region: str = REGION) -> str:
+    return f"arn:aws:lambda:{region}:{ACCOUNT}:function:{name}"
+
+
+@scenario("lambda-not-found", "Lambda ResourceNotFoundException: wrong region, wrong name, stale triggers, no permission")
+def lambda_not_found(s: Seeder) -> list[Case]:
+    lam = s.client("lambda")
+
+    # Deployed to eu-west-1 only; the caller looks for it in us-east-1.
+    Seeder(s.endpoint_url, region=OTHER_REGION).function("invoice-render", timeout=30)
+    # Exists as checkout-handler; the caller asks for checkout_handler.
+    s.function("checkout-handler", timeout=10)
+
+    # The SQS queue behind a mapping was deleted (the mapping stays "Enabled").
+    s.function("orders-consumer", timeout=30)
+    url, arn = _queue_arn(s, "orders-events")
+    lam.create_event_source_mapping(FunctionName="orders-consumer", EventSourceArn=arn, BatchSize=10)
+    s.client("sqs").delete_queue(QueueUrl=url)
+
+    # The DynamoDB table (and so its stream) behind a mapping was deleted.
+    s.function("ledger-projector", timeout=30)
+    ddb = s.client("dynamodb")
+    table = ddb.create_table(TableName="ledger-entries", KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+                             AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+                             BillingMode="PAY_PER_REQUEST",
+                             StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"})
+    lam.create_event_source_mapping(FunctionName="ledger-projector", EventSourceArn=table["TableDescription"]["LatestStreamArn"],
+                                    StartingPosition="LATEST", BatchSize=100)
+    ddb.delete_table(TableName="ledger-entries")
+
+    # A mapping someone disabled; its queue still exists.
+    s.function("payments-listener", timeout=30)
+    _, arn = _queue_arn(s, "payments-events")
+    lam.create_event_source_mapping(FunctionName="payments-listener", EventSourceArn=arn, Enabled=False)
+
+    # A bucket notifies a function that does not exist.
+    _notify(s, "uploads-incoming-demo", function_arn("thumbnail-resizer"))
+
+    # A bucket notifies a function whose policy does not let S3 invoke it
+    # (the only statement is for another bucket).
+    s.function("invoice-parser", timeout=30)
+    _notify(s, "invoices-incoming-demo", function_arn("invoice-parser"))
+    lam.add_permission(FunctionName="invoice-parser", StatementId="s3-old-bucket", Action="lambda:InvokeFunction",
+                       Principal="s3.amazonaws.com", SourceArn="arn:aws:s3:::invoices-archive-demo", SourceAccount=ACCOUNT)
+
+    # Healthy twin: a live queue, an enabled mapping, a notification with permission.
+    s.function("report-indexer", timeout=30)
+    _, arn = _queue_arn(s, "report-jobs")
+    lam.create_event_source_mapping(FunctionName="report-indexer", EventSourceArn=arn, BatchSize=10)
+    _notify(s, "reports-incoming-demo", function_arn("report-indexer"))
+    lam.add_permission(FunctionName="report-indexer", StatementId="s3-reports", Action="lambda:InvokeFunction",
+                       Principal="s3.amazonaws.com", SourceArn="arn:aws:s3:::reports-incoming-demo", SourceAccount=ACCOUNT)
+
+    return [
+        Case("lambda-not-found", {"function": "invoice-render"}, ["function-missing"],
+             "ResourceNotFoundException: the function lives in another region"),
+        Case("lambda-not-found", {"function": "checkout_handler"}, ["function-missing"],
+             "ResourceNotFoundException: a similar name exists"),
+        Case("lambda-not-found", {"function": "orders-consumer"}, ["event-source-missing"],
+             "event source mapping on a deleted SQS queue"),
+        Case("lambda-not-found", {"function": "ledger-projector"}, ["event-source-missing"],
+             "event source mapping on a deleted DynamoDB stream"),
+        Case("lambda-not-found", {"function": "payments-listener"}, ["event-source-mapping-unhealthy"],
+             "disabled event source mapping"),
+        Case("lambda-not-found", {"function": "thumbnail-resizer", "bucket": "uploads-incoming-demo"},
+             ["function-missing", "s3-notification-target-missing"], "bucket notifies a function that does not exist"),
+        Case("lambda-not-found", {"function": "invoice-parser", "bucket": "invoices-incoming-demo"},
+             ["missing-invoke-permission"], "S3 may not invoke the function"),
+        Case("lambda-not-found", {"function": "report-indexer", "bucket": "reports-incoming-demo"}, [],
+             "healthy: live sources, permission in place"),
+    ]
+
