@@ -145,6 +145,8 @@ def _schema_problems(data: Any, filename: str) -> list[Problem]:
         if err.validator == "additionalProperties" and isinstance(err.instance, dict):
             extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
             path += extra[:1]  # point at the unknown key's own line
+        elif "propertyNames" in err.schema_path:
+            path.append(err.instance)  # point at the bad name's own line
         problems.append(Problem(filename, yamlsrc.line_of(data, path), message, hint))
     return problems
 
@@ -171,6 +173,9 @@ def _explain_schema_error(err, where: str) -> tuple[str, str | None]:
     if v == "pattern":
         if where.endswith("call") or ".call" in where:
             return f"{where} is {err.instance!r}", "write service.Operation in botocore's names, e.g. lambda.GetFunctionConfiguration"
+        if "propertyNames" in err.schema_path:  # an input, step or derived name: it is read by JMESPath
+            return (f"{where}: name {err.instance!r} is not allowed",
+                    "names of inputs, steps and derived values use lowercase letters, digits and '_', e.g. log_group")
         return f"{where} is {err.instance!r}, which is not a valid name", "use lowercase words joined by '-', e.g. lambda-timeout"
     if v in ("minItems", "minProperties"):
         return f"{where} is empty", "add at least one entry"
