@@ -51,8 +51,9 @@ def explain(repl, text: str, unknown_word: str | None = None) -> None:
         if name in inputs or name not in pb.inputs:
             continue
         inputs[name] = ask(repl, pb, name, entry.inputs.get(name, {}))
-    shown = " ".join(f"{pb.inputs[k].flag} {v}" for k, v in inputs.items())
-    repl.print(f"Running: {pb.id} {shown}".rstrip(), style="muted")
+    shown = " ".join(f"{pb.inputs[k].flag} {v}" for k, values in inputs.items()
+                     for v in (values if isinstance(values, list) else [values]))
+    repl.print(f"Running: {pb.id} {clean(repl.redactor.text(shown))}".rstrip(), style="muted")
     repl.run_playbook(pb, inputs)
 
 
@@ -71,6 +72,7 @@ def ask(repl, pb, name: str, spec: dict) -> str:
         history=InMemoryHistory(), completer=ThreadedCompleter(InputCompleter(repl, spec)),
         complete_while_typing=True, style=STYLE, input=repl.input, output=repl.output)
     answer = session.prompt(f"{spec_obj.flag}{hint}: ").strip()
+    repl.print(f"{spec_obj.flag}: {answer}", style="muted")   # the question and answer, for the transcript
     if not answer:
         raise UsageError(f"{pb.id} needs {spec_obj.flag}; nothing was run",
                          f"run it yourself: {pb.id} {spec_obj.flag} VALUE")
