@@ -195,3 +195,22 @@ def test_denied_organizations_read_is_unchecked_not_a_crash(proxy):
     data = json.loads(r.out)
     assert any(u["needs"] == ["organizations:DescribeOrganization"] for u in data["unchecked"])
     assert "Traceback" not in r.err
+
+
+def test_scps_do_not_restrict_the_management_account(cli, world):
+    """The world's organization denies ec2:StartInstances at the root, but
+    ops-admin lives in the management account, which SCPs never restrict."""
+    instance_arn = next(c for c in world.cases if c.inputs.get("principal") == "ops-admin").inputs["resource"]
+    code, data = diagnose(cli, "ops-admin", "ec2:StartInstances", resource=instance_arn)
+    assert code == 0 and data["findings"] == []
+    called = [c["call"] for c in data["calls"]]
+    assert "organizations.DescribeOrganization" in called and "organizations.DescribePolicy" in called
+
+
+def test_simulator_disagreement_is_reported_per_action():
+    from triage.iam.bridge import simulator_disagreements
+    simulated = [{"action": "s3:GetObject", "decision": "allowed"}, {"action": "s3:ListBucket", "decision": "implicitDeny"}]
+    decisions = [{"action": "s3:GetObject", "allowed": False}, {"action": "s3:ListBucket", "allowed": False}]
+    assert simulator_disagreements(simulated, decisions) == [
+        {"action": "s3:GetObject", "simulator": "allowed", "triage": "denied"}]
+    assert simulator_disagreements(None, decisions) == []

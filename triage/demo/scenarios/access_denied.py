@@ -74,6 +74,16 @@ def access_denied(s: Seeder) -> list[Case]:
     role("web-logs-ok", ("Logs", _doc(_allow(["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
                                              LOG_GROUP_ARN))), service="ec2.amazonaws.com")
 
+    # An organization whose root SCP denies ec2:StartInstances. This account is
+    # its management account, which SCPs never restrict: no scp-blocks here.
+    org = s.client("organizations")
+    org.create_organization(FeatureSet="ALL")
+    root = org.list_roots()["Roots"][0]["Id"]
+    scp = org.create_policy(Name="DenyStartInstances", Type="SERVICE_CONTROL_POLICY", Description="no starts",
+                            Content=_doc({"Effect": "Deny", "Action": "ec2:StartInstances", "Resource": "*"}))
+    org.attach_policy(PolicyId=scp["Policy"]["PolicySummary"]["Id"], TargetId=root)
+    role("ops-admin", ("Operate", _doc(_allow("ec2:StartInstances", instance_arn))))
+
     object_read = {"action": ["s3:GetObject"], "resource": OBJECT_ARN}
     logs_write = {"action": ["logs:CreateLogStream", "logs:PutLogEvents"], "resource": LOG_GROUP_ARN}
     return [
@@ -93,6 +103,8 @@ def access_denied(s: Seeder) -> list[Case]:
              ["resource-arn-mismatch"], "AccessDenied on ec2:StartInstances: policy names another instance"),
         Case("access-denied", {"principal": "ops-guarded", "action": ["ec2:StartInstances"], "resource": instance_arn},
              ["explicit-deny"], "AccessDenied on ec2:StartInstances: explicit Deny for this instance"),
+        Case("access-denied", {"principal": "ops-admin", "action": ["ec2:StartInstances"], "resource": instance_arn},
+             [], "allowed: SCPs do not restrict the management account"),
         Case("access-denied", {"principal": "web-logs", "instance": instance, **logs_write},
              ["no-identity-allow", "no-instance-profile", "trust-policy-missing-service"],
              "role assumed from EC2 cannot write to CloudWatch Logs"),
