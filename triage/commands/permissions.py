@@ -52,6 +52,9 @@ def actions_needed(books) -> dict[str, list[str]]:
         calls = [(s.service, s.operation, f"{pb.id}.{s.id}") for s in pb.steps.values()]
         calls += [(i.complete.service, i.complete.operation, f"{pb.id} --{i.name} completion")
                   for i in pb.inputs.values() if i.complete]
+        scan = getattr(pb, "scan", None)   # `triage scan` lists the resources to run the playbook on
+        if scan is not None and getattr(scan, "service", None):
+            calls.append((scan.service, scan.operation, f"{pb.id} scan"))
         for service, operation, where in calls:
             action = iam_action(service, operation)
             if action:
