@@ -1,0 +1,147 @@
+"""`triage scan`: the applicable playbooks over every function, database and
+bucket (account-wide playbooks once per region), a progress bar on a
+terminal, then a summary table sorted by severity; `--output json|markdown`
+for a report. The work is in triage/scan.py."""
+from __future__ import annotations
+
+import os
+
+from ..errors import ExitStatus, UsageError
+from . import command
+
+
+def _arguments(parser) -> None:
+    parser.add_argument("--regions", action="append", default=[], metavar="R1,R2",
+                        help="regions to scan, comma-separated or repeated (default: --region / your profile's)")
+    parser.add_argument("--playbook", action="append", default=[], metavar="ID",
+                        help="only these playbooks (repeatable; default: every playbook with a scan: section)")
+    parser.add_argument("--concurrency", type=int, default=8, metavar="N",
+                        help="playbook runs in flight at once (default: 8)")
+
+
+@command("scan", "run the applicable playbooks over every resource in the region(s)", arguments=_arguments, aws=True)
+def cmd_scan(args, env) -> int:
+    from .. import catalog
+    from ..aws import Aws
+    from ..scan import run_scan, scannable
+    from .run import aws_settings, option
+
+    if args.concurrency < 1:
+        raise UsageError("--concurrency must be at least 1")
+    entries = catalog.discover(option(args, "playbooks"))
+    wanted = args.playbook or [e.id for e in entries.values() if not e.error]
+    unknown = [p for p in wanted if p not in entries]
+    if unknown:
+        raise UsageError(f"unknown playbook {unknown[0]!r}", f"playbooks: {', '.join(sorted(entries))}")
+    playbooks = scannable([catalog.load(entries[p]) for p in wanted])
+    if not playbooks:
+        raise UsageError(f"{', '.join(wanted)} cannot be scanned", "only playbooks with a `scan:` section can")
+    aws = Aws(aws_settings(args))
+    aws.session  # an unknown --profile is reported now
+    regions = [r.strip() for item in args.regions for r in item.split(",") if r.strip()] or [aws.region]
+    regions = list(dict.fromkeys(regions))
+
+    with _progress(env) as progress:
+        result = run_scan(playbooks, regions, aws, concurrency=args.concurrency,
+                          deadline=option(args, "deadline"), progress=progress)
+    data = result.to_dict()
+    fmt = option(args, "output", "text")
+    if fmt == "json":
+        from ..render.json import render_json
+        render_json(data, env.stdout)
+    elif fmt == "markdown":
+        env.stdout.write(render_markdown(data))
+    else:
+        color = False if option(args, "no_color", False) or os.environ.get("NO_COLOR") else None
+        render_text(data, env.stdout, color=color)
+    unreachable = [e for e in data["errors"] if e["kind"] in ("credentials", "network")]
+    if unreachable and not data["diagnoses"]:
+        env.stderr.write(f"triage: AWS unavailable: {unreachable[0]['reason']}\n")
+        return ExitStatus.AWS_UNAVAILABLE
+    return ExitStatus.FINDINGS if data["summary"]["findings"] else ExitStatus.OK
+
+
+class _progress:
+    """A rich progress bar on stderr when it is a terminal; otherwise nothing."""
+
+    def __init__(self, env):
+        self.env, self.bar, self.task = env, None, None
+
+    def __enter__(self):
+        isatty = getattr(self.env.stderr, "isatty", lambda: False)
+        if not isatty():
+            return None
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        console = Console(file=self.env.stderr, force_terminal=True, markup=False, highlight=False)
+        self.bar = Progress(TextColumn("scanning"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                            console=console, transient=False)
+        self.bar.start()
+        self.task = self.bar.add_task("scan", total=None)
+        return self.update
+
+    def update(self, done: int, total: int) -> None:
+        self.bar.update(self.task, completed=done, total=total)
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def render_text(data: dict, out, *, color: bool | None = None) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    from ..render.text import console_for
+
+    # Not a terminal (a file, a pipe, CI logs): wide enough that rows stay on one line.
+    console = console_for(out, color, width=None if getattr(out, "isatty", lambda: False)() else 160)
+    scan = data["scan"]
+    rows = data["summary"]["rows"]
+    if rows:
+        table = Table(title=Text(f"{len(rows)} finding(s)", style="bold"), title_justify="left")
+        for name in ("severity", "finding", "resource", "region"):
+            table.add_column(name, no_wrap=True)
+        table.add_column("title", overflow="fold", ratio=1)
+        for r in rows:
+            table.add_row(Text(r["severity"].upper(), style=r["severity"]), Text(r["check"], style="check-id"),
+                          Text(r["resource"] or "(account)"), Text(", ".join(r["regions"])), Text(r["title"]))
+        console.print(table)
+    else:
+        console.print(Text("✓ No findings in any scanned resource.", style="ok"))
+    for e in data["errors"]:
+        console.print(Text(f"could not list for {e['playbook']} in {e['region']}: {e['reason']}", style="unchecked"))
+    unchecked = sum(len(d["unchecked"]) for d in data["diagnoses"])
+    calls = scan["calls"]
+    console.print(Text(f"{scan['runs']} playbook runs ({', '.join(scan['playbooks'])}) in {', '.join(scan['regions'])}: "
+                       f"{calls['total']} API calls ({calls['cached']} cached, {calls['failed']} failed), "
+                       f"{unchecked} check(s) unchecked, {scan['seconds']:.2f} s", style="muted"))
+    console.print(Text("Details: triage <playbook> --<input> <resource>, or --output json for every diagnosis.",
+                       style="muted"))
+
+
+def render_markdown(data: dict) -> str:
+    from ..render.markdown import code, esc, fenced
+
+    scan, summary = data["scan"], data["summary"]
+    out = [f"## triage scan — {code(', '.join(scan['regions']))}\n",
+           f"{scan['runs']} playbook runs ({', '.join(code(p) for p in scan['playbooks'])}) · "
+           f"{summary['findings']} finding(s) · {scan['calls']['total']} API calls in {scan['seconds']:.2f} s\n"]
+    if summary["rows"]:
+        out.append("| Severity | Finding | Playbook | Resource | Region | Title |\n|---|---|---|---|---|---|")
+        for r in summary["rows"]:
+            out.append(f"| {r['severity'].upper()} | {code(r['check'])} | {code(r['playbook'])} | "
+                       f"{code(r['resource'] or '(account)')} | {esc(', '.join(r['regions']))} | {esc(r['title'])} |")
+        out.append("")
+    else:
+        out.append("**No findings** in any scanned resource.\n")
+    for d in data["diagnoses"]:
+        for f in d["findings"]:
+            cmds = (f.get("fix") or {}).get("commands") or []
+            if cmds:
+                out.append(f"### {esc(f['title'])} ({code(f['check'])})\n")
+                out.append(fenced("\n".join(cmds), "sh"))
+    for e in data["errors"]:
+        out.append(f"> could not list for {code(e['playbook'])} in {code(e['region'])}: {esc(e['reason'])}\n")
+    return "\n".join(out) + "\n"

@@ -1,0 +1,134 @@
+"""`triage scan`: every playbook that declares `scan:` applied to every
+resource it lists (or once per region), in one or more regions.
+
+All runs share one Aws: one client per service and region (so botocore's
+adaptive retry mode rate-limits the whole scan once AWS starts throttling),
+one call cache and one call log. Runs go through a fixed-size pool, so the
+number of requests in flight is bounded whatever the number of resources.
+Rendering lives in triage/commands/scan.py."""
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from typing import Callable
+
+from . import expr
+from .aws import Aws, CallFailed
+from .engine import Diagnosis, run
+from .playbook import SEVERITIES, Playbook
+from .sanitize import deep_clean
+
+
+@dataclass(frozen=True)
+class Target:
+    playbook: Playbook
+    region: str
+    resource: str | None            # None for playbooks scanned once per region
+
+    @property
+    def inputs(self) -> dict:
+        spec = self.playbook.scan
+        return {spec.input: self.resource} if spec and not spec.once else {}
+
+
+@dataclass
+class ScanResult:
+    regions: list[str]
+    playbooks: list[str]
+    diagnoses: list[tuple[Target, Diagnosis]]
+    errors: list[dict] = field(default_factory=list)     # listings that failed: {playbook, region, reason, kind}
+    seconds: float = 0.0
+    calls: list = field(default_factory=list)
+
+    def rows(self) -> list[dict]:
+        """One row per finding, most severe first; a finding that is the same in
+        several regions (account-wide ones) is one row listing the regions."""
+        rows: dict[tuple, dict] = {}
+        for target, d in self.diagnoses:
+            for f in d.to_dict()["findings"]:
+                key = (target.playbook.id, f["check"], target.resource, f["title"])
+                row = rows.setdefault(key, {"severity": f["severity"], "check": f["check"], "playbook": target.playbook.id,
+                                            "resource": target.resource, "title": f["title"], "regions": []})
+                row["regions"].append(target.region)
+        return sorted(rows.values(), key=lambda r: (SEVERITIES.index(r["severity"]), r["playbook"], r["check"],
+                                                    r["resource"] or ""))
+
+    def to_dict(self) -> dict:
+        rows = self.rows()
+        by_severity = {s: sum(1 for r in rows if r["severity"] == s) for s in SEVERITIES}
+        diagnoses = []
+        for target, d in self.diagnoses:
+            data = d.to_dict()
+            data.pop("calls", None)   # one shared call log for the scan, summarised below
+            diagnoses.append({"resource": target.resource, **data})
+        return deep_clean({
+            "scan": {"regions": self.regions, "playbooks": self.playbooks, "runs": len(self.diagnoses),
+                     "seconds": round(self.seconds, 3), "calls": call_summary(self.calls)},
+            "summary": {"findings": len(rows), "by_severity": {k: v for k, v in by_severity.items() if v},
+                        "rows": rows},
+            "diagnoses": diagnoses,
+            "errors": self.errors,
+        })
+
+
+def call_summary(calls: list) -> dict:
+    by_call: dict[str, int] = {}
+    for c in calls:
+        by_call[c.call] = by_call.get(c.call, 0) + 1
+    return {"total": len(calls), "cached": sum(1 for c in calls if c.cached),
+            "failed": sum(1 for c in calls if c.error), "by_call": dict(sorted(by_call.items()))}
+
+
+def scannable(playbooks: list[Playbook]) -> list[Playbook]:
+    return [pb for pb in playbooks if pb.scan is not None]
+
+
+def list_targets(playbooks: list[Playbook], regions: list[str], aws: Aws, pool: ThreadPoolExecutor) -> tuple[list[Target], list[dict]]:
+    """Resources per (playbook, region), listed concurrently; a listing that
+    fails is reported, never fatal for the others."""
+    targets: list[Target] = []
+    errors: list[dict] = []
+    jobs = {}
+    for pb in playbooks:
+        for region in regions:
+            if pb.scan.once:
+                targets.append(Target(pb, region, None))
+                continue
+            spec = pb.scan
+            jobs[pool.submit(aws.call, spec.service, spec.operation, spec.params, region=region,
+                             paginate=spec.paginate, step=f"scan:{pb.id}")] = (pb, region)
+    for future in as_completed(jobs):
+        pb, region = jobs[future]
+        try:
+            names = expr.search(pb.scan.query, future.result()) or []
+        except CallFailed as exc:
+            call = f"{pb.scan.service}.{pb.scan.operation}"
+            errors.append({"playbook": pb.id, "region": region, "kind": exc.error.kind, "reason": exc.error.reason(call)})
+            continue
+        targets += [Target(pb, region, str(n)) for n in names if n is not None]
+    order = {pb.id: i for i, pb in enumerate(playbooks)}
+    targets.sort(key=lambda t: (order[t.playbook.id], regions.index(t.region), t.resource or ""))
+    return targets, errors
+
+
+def run_scan(playbooks: list[Playbook], regions: list[str], aws: Aws, *, concurrency: int = 8,
+             deadline: float | None = None, progress: Callable[[int, int], None] | None = None) -> ScanResult:
+    started = time.monotonic()
+    log_start = len(aws.log)
+    note = progress or (lambda done, total: None)
+    with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="triage-scan") as pool:
+        targets, errors = list_targets(playbooks, regions, aws, pool)
+        note(0, len(targets))
+        # Each run's own steps get a small pool: the scan's pool is the bound.
+        futures = {pool.submit(run, t.playbook, t.inputs, aws, region=t.region, deadline=deadline, max_workers=4): i
+                   for i, t in enumerate(targets)}
+        results: dict[int, Diagnosis] = {}
+        for done, future in enumerate(as_completed(futures), 1):
+            results[futures[future]] = future.result()
+            note(done, len(targets))
+    if aws.redactor is not None:
+        errors = aws.redactor.deep(errors)
+    return ScanResult(regions=list(regions), playbooks=[pb.id for pb in playbooks],
+                      diagnoses=[(t, results[i]) for i, t in enumerate(targets)], errors=errors,
+                      seconds=time.monotonic() - started, calls=aws.log[log_start:])
