@@ -30,7 +30,7 @@ def xdg(tmp_path, monkeypatch):
     return tmp_path
 
 
-def make_repl(url: str, inp, out: io.StringIO, **config):
+def make_repl(url: str, inp, out: io.StringIO, history: str | None = None, **config):
     from prompt_toolkit.output import DummyOutput
 
     from triage.repl.config import Config
@@ -38,7 +38,7 @@ def make_repl(url: str, inp, out: io.StringIO, **config):
 
     config.setdefault("prefetch", False)
     return Repl(Config(**config), out=out, input=inp, output=DummyOutput(), endpoint_url=url,
-                region="us-east-1", history=None, color=False, width=110)
+                region="us-east-1", history=history, color=False, width=110)
 
 
 @dataclass
@@ -47,14 +47,14 @@ class Session:
     out: str
 
 
-def drive(url: str, keys: str, **config) -> Session:
+def drive(url: str, keys: str, history: str | None = None, **config) -> Session:
     """Type `keys` into a fresh session (everything up front, like fast typing) and run it to the end."""
     from prompt_toolkit.input import create_pipe_input
 
     out = io.StringIO()
     with create_pipe_input() as inp:
         inp.send_text(keys)
-        repl = make_repl(url, inp, out, **config)
+        repl = make_repl(url, inp, out, history, **config)
         repl.loop()
     return Session(repl, out.getvalue())
 
