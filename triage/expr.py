@@ -155,12 +155,13 @@ def similar_names(name: str | None, candidates: list | None, limit: int = 5) -> 
         if not isinstance(cand, str) or cand == name or not target:
             continue
         n = norm(cand)
+        ratio = difflib.SequenceMatcher(None, target, n).ratio()
         if n == target:
             score = 1.0
-        elif len(target) >= 4 and (target in n or n in target):
-            score = 0.9
+        elif min(len(n), len(target)) >= 4 and (target in n or n in target):
+            score = 0.9 + ratio / 20     # one name inside the other (a stage suffix), closest first
         else:
-            score = difflib.SequenceMatcher(None, target, n).ratio()
+            score = ratio
         if score >= 0.8:
             scored.append((-score, cand))
     return [c for _, c in sorted(scored)[:limit]]

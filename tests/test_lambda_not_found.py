@@ -1,0 +1,143 @@
+"""lambda-not-found against the seeded moto incidents: each finding fires on
+its scenario with the evidence and fix it must carry, and not on the healthy
+twin; plus the name-similarity domain function."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from triage.expr import search, similar_names
+
+ACCOUNT = "123456789012"
+
+
+def diagnose(cli, function: str, *extra: str) -> tuple[int, dict]:
+    r = cli("lambda-not-found", "--function", function, "--output", "json", *extra)
+    assert "Traceback" not in r.err, r.err
+    return r.code, json.loads(r.out)
+
+
+def only(data: dict, check: str) -> dict:
+    assert [f["check"] for f in data["findings"]] == [check], data["findings"]
+    return data["findings"][0]
+
+
+def test_function_in_another_region(cli):
+    code, data = diagnose(cli, "invoice-render")
+    assert code == 1
+    f = only(data, "function-missing")
+    ev = f["evidence"]
+    assert ev["region"] == "us-east-1"
+    assert ev["exists_in_regions"] == ["eu-west-1"]
+    assert ev["arns_elsewhere"] == [f"arn:aws:lambda:eu-west-1:{ACCOUNT}:function:invoice-render"]
+    assert ev["regions_checked"] >= 16 and ev["similar_names"] == []
+    assert "It exists in eu-west-1: the caller is using the wrong region" in f["explanation"]
+    assert f["fix"]["commands"] == [
+        "aws lambda get-function-configuration --function-name invoice-render --region eu-west-1"]
+
+
+def test_function_under_a_similar_name(cli):
+    code, data = diagnose(cli, "checkout_handler")
+    f = only(data, "function-missing")
+    assert f["evidence"]["similar_names"] == ["checkout-handler"]
+    assert f["evidence"]["exists_in_regions"] == []
+    assert "Functions with similar names exist here: checkout-handler" in f["explanation"]
+    assert f["fix"]["commands"] == [
+        "aws lambda get-function-configuration --function-name checkout-handler --region us-east-1"]
+
+
+def test_existing_function_is_not_missing_and_costs_no_region_fan_out(cli):
+    code, data = diagnose(cli, "report-indexer")
+    assert code == 0 and data["findings"] == [] and data["unchecked"] == []
+    called = [c["call"] for c in data["calls"]]
+    assert "ec2.DescribeRegions" not in called and "lambda.ListFunctions" not in called
+
+
+def test_event_source_on_deleted_sqs_queue(cli):
+    code, data = diagnose(cli, "orders-consumer")
+    f = only(data, "event-source-missing")
+    (m,) = f["evidence"]["mappings"]
+    assert m["source"] == f"arn:aws:sqs:us-east-1:{ACCOUNT}:orders-events"
+    assert m["state"] == "Enabled"          # Lambda keeps the mapping "Enabled"
+    assert f["fix"]["commands"] == [
+        f"aws lambda delete-event-source-mapping --uuid {m['uuid']}",
+        f"aws lambda create-event-source-mapping --function-name orders-consumer --event-source-arn {m['source']} --batch-size 10"]
+
+
+def test_event_source_on_deleted_dynamodb_stream(cli):
+    code, data = diagnose(cli, "ledger-projector")
+    f = only(data, "event-source-missing")
+    (m,) = f["evidence"]["mappings"]
+    assert m["source"].startswith(f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/ledger-entries/stream/")
+    assert "--batch-size 100" in f["fix"]["commands"][1]
+
+
+def test_disabled_mapping_is_unhealthy_and_quoted(cli):
+    code, data = diagnose(cli, "payments-listener")
+    f = only(data, "event-source-mapping-unhealthy")
+    (m,) = f["evidence"]["mappings"]
+    assert m["state"] == "Disabled" and m["source"].endswith(":payments-events")
+    assert '"none reported"' in f["explanation"] and f'"{m["state_transition_reason"]}"' in f["explanation"]
+    assert f["fix"]["commands"] == [f"aws lambda update-event-source-mapping --uuid {m['uuid']} --enabled"]
+
+
+def test_uuid_selects_one_mapping(cli, world):
+    _, full = diagnose(cli, "payments-listener")
+    uuid = full["findings"][0]["evidence"]["mappings"][0]["uuid"]
+    code, data = diagnose(cli, "payments-listener", "--uuid", uuid)
+    assert only(data, "event-source-mapping-unhealthy")["evidence"]["mappings"][0]["uuid"] == uuid
+    assert "lambda.GetEventSourceMapping" in [c["call"] for c in data["calls"]]
+
+
+def test_bucket_notifies_a_function_that_does_not_exist(cli):
+    code, data = diagnose(cli, "thumbnail-resizer", "--bucket", "uploads-incoming-demo")
+    assert sorted(f["check"] for f in data["findings"]) == ["function-missing", "s3-notification-target-missing"]
+    f = next(f for f in data["findings"] if f["check"] == "s3-notification-target-missing")
+    arn = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:thumbnail-resizer"
+    assert f["evidence"]["missing_function_arns"] == [arn]
+    assert f["evidence"]["notifications"] == [{"id": "uploads-incoming-demo-created", "events": ["s3:ObjectCreated:*"]}]
+    assert f["fix"]["commands"][1] == ("aws s3api put-bucket-notification-configuration --bucket uploads-incoming-demo "
+                                       "--notification-configuration file://notification.json")
+
+
+def test_bucket_without_invoke_permission_gets_the_exact_add_permission(cli):
+    code, data = diagnose(cli, "invoice-parser", "--bucket", "invoices-incoming-demo")
+    f = only(data, "missing-invoke-permission")
+    ev = f["evidence"]
+    assert ev["source_arn"] == "arn:aws:s3:::invoices-incoming-demo" and ev["principal"] == "s3.amazonaws.com"
+    assert ev["policy_statements"] == ["s3-old-bucket"]   # a statement for another bucket
+    assert any("condition failed" in line and "invoices-archive-demo" in line for line in ev["decision"])
+    assert f["fix"]["commands"] == [
+        "aws lambda add-permission --function-name invoice-parser --statement-id s3-invoke-invoices-incoming-demo "
+        "--action lambda:InvokeFunction --principal s3.amazonaws.com --source-arn arn:aws:s3:::invoices-incoming-demo "
+        f"--source-account {ACCOUNT}"]
+
+
+def test_healthy_twin_with_bucket_and_mapping(cli):
+    code, data = diagnose(cli, "report-indexer", "--bucket", "reports-incoming-demo")
+    assert code == 0 and data["findings"] == [] and data["unchecked"] == []
+    called = {c["call"] for c in data["calls"]}
+    assert {"sqs.GetQueueUrl", "lambda.GetPolicy", "s3.GetBucketNotificationConfiguration"} <= called
+
+
+def test_unknown_bucket_leaves_only_the_bucket_checks_unchecked(cli):
+    code, data = diagnose(cli, "report-indexer", "--bucket", "no-such-bucket-demo")
+    assert data["findings"] == []
+    assert {u["check"] for u in data["unchecked"]} == {"s3-notification-target-missing", "missing-invoke-permission"}
+    assert all("NoSuchBucket" in u["reason"] for u in data["unchecked"])
+
+
+@pytest.mark.parametrize("name,candidates,expected", [
+    ("orders-etl", ["Orders-ETL", "orders_etl", "order-etl", "orders-etl-prod", "billing"],
+     ["Orders-ETL", "orders_etl", "order-etl", "orders-etl-prod"]),
+    ("arn:aws:lambda:us-east-1:1:function:report", ["reports", "rep", "report-indexer"], ["reports", "report-indexer"]),
+    ("abc", ["xyz", "abd"], []),
+    (None, ["a"], []),
+])
+def test_similar_names(name, candidates, expected):
+    assert similar_names(name, candidates) == expected
+
+
+def test_similar_names_from_a_playbook_expression():
+    assert search("similar_names('my_fn', names)", {"names": ["my-fn", "other"]}) == ["my-fn"]
