@@ -57,6 +57,10 @@ def cmd_record(args, env) -> int:
 
 
 def _default_name(given: dict, findings: list[str]) -> str:
-    words = [str(v) for v in given.values() if v not in (None, "", [])]
-    base = re.sub(r"[^A-Za-z0-9]+", "-", "-".join(words)).strip("-").lower() or "case"
-    return f"{base[:40]}-{findings[0] if findings else 'healthy'}"
+    """<first input>-<first finding or 'healthy'>; an ARN contributes its last part."""
+    first = next((v for v in given.values() if v not in (None, "", [])), "case")
+    if isinstance(first, list):
+        first = first[0]
+    word = re.split(r"[/:]", str(first))[-1] or str(first)
+    base = re.sub(r"[^A-Za-z0-9]+", "-", word).strip("-").lower()[:40] or "case"
+    return f"{base}-{findings[0] if findings else 'healthy'}"
