@@ -110,8 +110,8 @@ def test_schema_is_json():
 def test_demo_runs_offline_and_shows_every_lambda_timeout_finding():
     # its own process: moto's backends are global to a process
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    p = subprocess.run([sys.executable, "-m", "triage", "demo", "--output", "json"], capture_output=True,
-                       text=True, env=env, timeout=120)
+    p = subprocess.run([sys.executable, "-m", "triage", "demo", "--scenario", "lambda-timeout", "--output", "json"],
+                       capture_output=True, text=True, env=env, timeout=180)
     assert p.returncode == 0, p.stderr
     outputs = [json.loads(chunk) for chunk in p.stdout.replace("}\n{", "}\n\x00{").split("\x00")]
     by_function = {o["inputs"]["function"]: sorted(f["check"] for f in o["findings"]) for o in outputs}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from ..errors import ExitStatus
 
@@ -37,12 +38,17 @@ def run_demo(args, env) -> int:
         if env.stdin_isatty and env.stdout_isatty and fmt == "text":  # a terminal: explore it in the REPL
             return _demo_repl(args, env, server.url, cases, console)
         entries = catalog.discover()
-        playbooks = {}
+        playbooks = {pid: catalog.load(entries[pid]) for pid in dict.fromkeys(c.playbook for c in cases)}
+        aws = Aws(AwsSettings(region="us-east-1", endpoint_url=server.url))  # one session: clients, cache
+
+        def diagnose(case):
+            return engine.run(playbooks[case.playbook], case.inputs, aws)
+
+        # the runs are independent reads: run them side by side, print in order
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            diagnoses = list(pool.map(diagnose, cases))
         mismatches = []
-        for case in cases:
-            pb = playbooks.get(case.playbook) or playbooks.setdefault(case.playbook, catalog.load(entries[case.playbook]))
-            aws = Aws(AwsSettings(region="us-east-1", endpoint_url=server.url))
-            diagnosis = engine.run(pb, case.inputs, aws)
+        for case, diagnosis in zip(cases, diagnoses):
             got = sorted(f.check for f in diagnosis.findings)
             if got != sorted(case.expect):
                 mismatches.append((case, got))
