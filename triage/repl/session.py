@@ -179,8 +179,8 @@ class Repl:
             key_bindings=key_bindings(self), style=STYLE, input=self.input, output=self.output,
             editing_mode=EditingMode.VI if self.config.edit_mode == "vi" else EditingMode.EMACS,
             enable_history_search=True)
-        self.print(f"triage {__version__}: type a playbook, paste an AWS error, or `help`. Ctrl-D quits.",
-                   style="muted")
+        # plain text: rich is not needed before the first command (start-up time)
+        self.out.write(f"triage {__version__}: type a playbook, paste an AWS error, or `help`. Ctrl-D quits.\n")
         first = True
         while True:
             try:
