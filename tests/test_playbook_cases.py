@@ -210,7 +210,7 @@ def test_record_without_aws_writes_nothing(tmp_path):
     s.close()
     out = tmp_path / "cases.yaml"
     r = run_cli("record", "lambda-timeout", "--input", "function=x", "--out", str(out),
-                "--endpoint-url", f"http://127.0.0.1:{port}", "--region", "us-east-1")
+                "--endpoint-url", f"http://127.0.0.1:{port}", "--region", "us-east-1", "--max-attempts", "1")
     assert r.code == 3 and "nothing recorded: AWS endpoint unreachable" in r.err
     assert not out.exists()
 
