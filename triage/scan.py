@@ -41,27 +41,14 @@ class ScanResult:
     seconds: float = 0.0
     calls: list = field(default_factory=list)
 
-    def rows(self) -> list[dict]:
-        """One row per finding, most severe first; a finding that is the same in
-        several regions (account-wide ones) is one row listing the regions."""
-        rows: dict[tuple, dict] = {}
-        for target, d in self.diagnoses:
-            for f in d.to_dict()["findings"]:
-                key = (target.playbook.id, f["check"], target.resource, f["title"])
-                row = rows.setdefault(key, {"severity": f["severity"], "check": f["check"], "playbook": target.playbook.id,
-                                            "resource": target.resource, "title": f["title"], "regions": []})
-                row["regions"].append(target.region)
-        return sorted(rows.values(), key=lambda r: (SEVERITIES.index(r["severity"]), r["playbook"], r["check"],
-                                                    r["resource"] or ""))
-
     def to_dict(self) -> dict:
-        rows = self.rows()
-        by_severity = {s: sum(1 for r in rows if r["severity"] == s) for s in SEVERITIES}
         diagnoses = []
         for target, d in self.diagnoses:
-            data = d.to_dict()
+            data = d.to_dict()        # redacted and cleaned once, here
             data.pop("calls", None)   # one shared call log for the scan, summarised below
             diagnoses.append({"resource": target.resource, **data})
+        rows = summary_rows(diagnoses)
+        by_severity = {s: sum(1 for r in rows if r["severity"] == s) for s in SEVERITIES}
         return deep_clean({
             "scan": {"regions": self.regions, "playbooks": self.playbooks, "runs": len(self.diagnoses),
                      "seconds": round(self.seconds, 3), "calls": call_summary(self.calls)},
@@ -70,6 +57,20 @@ class ScanResult:
             "diagnoses": diagnoses,
             "errors": self.errors,
         })
+
+
+def summary_rows(diagnoses: list[dict]) -> list[dict]:
+    """One row per finding, most severe first; a finding that is the same in
+    several regions (account-wide ones) is one row listing the regions."""
+    rows: dict[tuple, dict] = {}
+    for d in diagnoses:
+        for f in d["findings"]:
+            key = (d["playbook"], f["check"], d["resource"], f["title"])
+            row = rows.setdefault(key, {"severity": f["severity"], "check": f["check"], "playbook": d["playbook"],
+                                        "resource": d["resource"], "title": f["title"], "regions": []})
+            row["regions"].append(d["region"])
+    return sorted(rows.values(), key=lambda r: (SEVERITIES.index(r["severity"]), r["playbook"], r["check"],
+                                                r["resource"] or ""))
 
 
 def call_summary(calls: list) -> dict:
