@@ -289,3 +289,31 @@ def test_every_renamed_action_in_the_mapping_exists_in_aws_data(iam_data):
         assert iam_action(service, operation) == action
     for service, prefix in _PREFIX.items():
         assert iam_data(prefix), f"IAM prefix {prefix} (for {service}) is unknown"
+
+
+# --- docs/authoring.md ---------------------------------------------------------------------
+
+def test_the_tutorial_playbook_validates_and_passes_its_cases(tmp_path):
+    import re
+    doc = (ROOT / "docs" / "authoring.md").read_text()
+    blocks = dict(re.findall(r"```yaml file=(\S+)\n(.*?)```", doc, re.S))
+    assert set(blocks) == {"api-gateway-502.yaml", "tests/api-gateway-502.cases.yaml"}
+    for name, text in blocks.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    book = tmp_path / "api-gateway-502.yaml"
+    assert run_cli("validate", str(book)).code == 0
+    r = run_cli("test", str(book))
+    assert r.code == 0 and "4 passed, 0 failed" in r.out, r.out
+    r = run_cli("permissions", str(book))
+    assert json.loads(r.out)["Statement"][0]["Action"] == [
+        "apigateway:GET", "lambda:GetFunctionConfiguration", "logs:FilterLogEvents"]
+
+
+def test_the_reference_lists_every_domain_function():
+    from triage.expr import TriageFunctions
+    ours = [name[len("_func_"):] for name in vars(TriageFunctions) if name.startswith("_func_")]
+    doc = (ROOT / "docs" / "authoring.md").read_text()
+    missing = sorted(name for name in ours if f"`{name}" not in doc and f" {name}(" not in doc
+                     and f"`{name}(" not in doc and f", {name}" not in doc)
+    assert not missing, f"docs/authoring.md does not list {missing}"
