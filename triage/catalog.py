@@ -1,16 +1,19 @@
 """Where playbooks come from: the ones shipped in the wheel, then user
 folders (--playbooks DIR, TRIAGE_PLAYBOOK_PATH, $XDG_CONFIG_HOME/triage/playbooks).
 A later source overrides an earlier one with the same id. Listing reads only
-the YAML headers (fast, no botocore); a full load validates."""
+the YAML headers (fast, no botocore), and remembers them in a small cache
+keyed by file size and mtime, so `triage --help` does not even import PyYAML;
+a full load validates."""
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
-from . import yamlsrc
 from .errors import PlaybookError, UsageError
+
+_CACHE_VERSION = 1
 
 
 @dataclass
@@ -27,13 +30,17 @@ class Entry:
 
 
 def builtin_dir() -> Path:
-    try:
-        path = Path(str(resources.files("triage.playbooks")))
+    # The wheel puts them in triage/playbooks; a source or editable checkout
+    # has them at the top of the repo. Both without importlib.resources (~25 ms).
+    here = Path(__file__).resolve().parent
+    for path in (here / "playbooks", here.parent / "playbooks"):
         if any(path.glob("*.yaml")):
             return path
+    try:
+        from importlib import resources
+        return Path(str(resources.files("triage.playbooks")))
     except ModuleNotFoundError:
-        pass
-    return Path(__file__).resolve().parent.parent / "playbooks"
+        return here.parent / "playbooks"
 
 
 def user_dirs(extra: list[str] | None = None) -> list[Path]:
@@ -52,30 +59,88 @@ def user_dirs(extra: list[str] | None = None) -> list[Path]:
     return dirs
 
 
-def _header(path: Path, origin: str) -> Entry:
+def _header(path: Path, origin: str, cache: dict | None = None) -> Entry:
+    fields = _read_header(path, cache if cache is not None else {})
+    if "error" in fields:
+        return Entry(path.stem, "", "", path, origin, {}, error=fields["error"])
+    return Entry(fields["id"], fields["title"], fields["summary"], path, origin, fields["inputs"],
+                 triggers=tuple(fields["triggers"]))
+
+
+def _read_header(path: Path, cache: dict) -> dict:
+    """The header fields of one file, from the cache when its size and mtime match."""
+    try:
+        st = path.stat()
+        stamp = [st.st_mtime_ns, st.st_size]
+    except OSError:
+        stamp = None
+    key = str(path)
+    hit = cache.get(key)
+    if stamp is not None and isinstance(hit, dict) and hit.get("stamp") == stamp and isinstance(hit.get("fields"), dict):
+        return hit["fields"]
+    fields = _parse_header(path)
+    if stamp is not None and json.loads(json.dumps(fields, default=str)) == fields:  # only what JSON keeps exactly
+        cache[key] = {"stamp": stamp, "fields": fields}
+        cache["_dirty"] = True
+    return fields
+
+
+def _parse_header(path: Path) -> dict:
+    from . import yamlsrc
+
     try:
         data = yamlsrc.load(path.read_text(encoding="utf-8"), str(path))
         if not isinstance(data, dict) or not isinstance(data.get("id"), str):
             raise PlaybookError([])
         inputs = data.get("inputs") if isinstance(data.get("inputs"), dict) else {}
         triggers = data.get("triggers") if isinstance(data.get("triggers"), list) else []
-        return Entry(data["id"], str(data.get("title", "")), str(data.get("summary", "")), path, origin,
-                     {k: (v if isinstance(v, dict) else {}) for k, v in inputs.items()},
-                     triggers=tuple(str(t) for t in triggers))
+        return {"id": data["id"], "title": str(data.get("title", "")), "summary": str(data.get("summary", "")),
+                "inputs": {str(k): (dict(v) if isinstance(v, dict) else {}) for k, v in inputs.items()},
+                "triggers": [str(t) for t in triggers]}
     except (PlaybookError, OSError, UnicodeDecodeError) as exc:
-        msg = str(exc).splitlines()[0] if str(exc) else "not a playbook (no id)"
-        return Entry(path.stem, "", "", path, origin, {}, error=msg)
+        return {"error": str(exc).splitlines()[0] if str(exc) else "not a playbook (no id)"}
+
+
+def _cache_file() -> Path:
+    base = os.environ.get("TRIAGE_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "triage")
+    return Path(base) / f"playbook-headers-v{_CACHE_VERSION}.json"
+
+
+def _load_cache() -> dict:
+    try:
+        data = json.loads(_cache_file().read_text(encoding="utf-8"))
+        return data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _save_cache(cache: dict) -> None:
+    if not cache.pop("_dirty", False):
+        return
+    for key in [k for k in cache if not os.path.exists(k)]:  # forget deleted files (temporary folders)
+        del cache[key]
+    path = _cache_file()
+    try:  # best effort: a read-only home only costs the YAML parse next time
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}")
+        tmp.write_text(json.dumps(cache), encoding="utf-8")
+        os.replace(tmp, path)  # atomic: concurrent runs never read half a file
+    except OSError:
+        pass
 
 
 def discover(extra_dirs: list[str] | None = None) -> dict[str, Entry]:
     entries: dict[str, Entry] = {}
+    cache = _load_cache()
     sources = [(builtin_dir(), "built-in")] + [(d, str(d)) for d in user_dirs(extra_dirs)]
     for folder, origin in sources:
         for path in sorted(folder.glob("*.y*ml")):
-            entry = _header(path, origin)
+            entry = _header(path, origin, cache)
             if entry.id in entries:
                 entry.overrides = str(entries[entry.id].path)
             entries[entry.id] = entry
+    _save_cache(cache)
     return entries
 
 
