@@ -141,3 +141,23 @@ def test_similar_names(name, candidates, expected):
 
 def test_similar_names_from_a_playbook_expression():
     assert search("similar_names('my_fn', names)", {"names": ["my-fn", "other"]}) == ["my-fn"]
+
+
+def test_demo_shows_the_issue_4_incidents_offline():
+    # its own process: moto's backends are global to a process
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    p = subprocess.run([sys.executable, "-m", "triage", "demo", "--scenario", "lambda-not-found", "--scenario",
+                        "rds-connections", "--scenario", "account-posture", "--output", "json"],
+                       capture_output=True, text=True, env=env, timeout=180)
+    assert p.returncode == 0, p.stderr          # the demo flags any case whose findings differ
+    outputs = [json.loads(chunk) for chunk in p.stdout.replace("}\n{", "}\n\x00{").split("\x00")]
+    fired = {f["check"] for o in outputs for f in o["findings"]}
+    assert fired == {"function-missing", "event-source-missing", "event-source-mapping-unhealthy",
+                     "s3-notification-target-missing", "missing-invoke-permission", "connections-near-max",
+                     "no-rds-proxy", "unbounded-lambda-concurrency", "root-access-keys", "root-mfa-disabled",
+                     "s3-bucket-public", "no-cloudtrail", "rds-publicly-accessible", "rds-unencrypted"}
+    assert sum(1 for o in outputs if not o["findings"]) == 2      # the healthy twins
