@@ -75,7 +75,8 @@ def _demo_repl(args, env, url: str, cases: list, console) -> int:
 
     console.print(Text("Seeded incidents, try:", style="muted"))
     for case in cases:
-        flags = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in case.inputs.items())
+        flags = " ".join(f"--{k.replace('_', '-')} {v}" for k, values in case.inputs.items()
+                         for v in (values if isinstance(values, list) else [values]))
         console.print(Text(f"  {case.playbook} {flags}", style="bold"), Text(f"  # {case.note}", style="muted"))
     args.endpoint_url, args.region = url, "us-east-1"
     return start(args, env)
