@@ -6,8 +6,6 @@ from __future__ import annotations
 import re
 import time
 
-import pytest
-
 from triage.demo.scenarios.lambda_timeout import SEEDED_SECRET
 from triage.testing.proxy import FaultProxy, blackhole
 

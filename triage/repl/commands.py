@@ -142,11 +142,7 @@ def cmd_export(repl, rest: str) -> None:
 
 @repl_command("refresh", "refresh", "forget cached call results and completion values; re-read playbooks")
 def cmd_refresh(repl, rest: str) -> None:
-    if repl._aws is not None:
-        repl._aws.clear_cache()
-    repl.names.clear()
-    repl.reload_playbooks()
-    repl.account = repl.account_error = None
+    repl.refresh()
     repl.print("Cleared cached call results and completion values; playbooks re-read.", style="muted")
     if repl.config.prefetch:
         import threading

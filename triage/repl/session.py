@@ -12,7 +12,8 @@ import io
 import shlex
 import threading
 import time
-from dataclasses import dataclass, field
+from pathlib import Path
+from dataclasses import dataclass
 from typing import Any, TextIO
 
 from ..errors import ExitStatus, PlaybookError, TriageError, UsageError
@@ -122,6 +123,14 @@ class Repl:
         self.names.clear()
         self.account = self.account_error = None
 
+    def refresh(self) -> None:
+        """`refresh`: identical calls are made again, completions refetched, playbooks re-read."""
+        if self._aws is not None:
+            self._aws.clear_cache()
+        self.names.clear()
+        self.reload_playbooks()
+        self.account = self.account_error = None
+
     @property
     def calls(self) -> list:
         return self._old_calls + (list(self._aws.log) if self._aws is not None else [])
@@ -206,7 +215,7 @@ class Repl:
 
         if self.history is None:
             return InMemoryHistory()
-        path = history_path() if self.history == "default" else __import__("pathlib").Path(self.history)
+        path = history_path() if self.history == "default" else Path(self.history)
         redactor = Redactor()
 
         class RedactedFileHistory(FileHistory):
@@ -290,7 +299,7 @@ class Repl:
                 self.transcript.append(entry)
 
     def execute(self, line: str) -> None:
-        from .commands import REPL_COMMANDS, resolve
+        from .commands import resolve
 
         text = line.strip()
         word = text.split(None, 1)[0]
