@@ -155,3 +155,21 @@ checks:
     # and a second run in the same session reuses the result
     again = engine.run(pb, {"function": "orders-etl"}, aws)
     assert [c.cached for c in again.calls] == [True, True]
+
+
+def test_concurrent_runs_on_one_session_keep_their_own_call_logs(world):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from triage import catalog, engine
+    from triage.aws import Aws, AwsSettings
+
+    pb = catalog.load(catalog.discover()["lambda-timeout"])
+    aws = Aws(AwsSettings(region="us-east-1", endpoint_url=world.url))
+    functions = ["orders-etl", "thumbnailer", "report-builder", "migrate-db"]
+    with ThreadPoolExecutor(4) as pool:
+        diagnoses = list(pool.map(lambda f: engine.run(pb, {"function": f}, aws), functions))
+    for function, d in zip(functions, diagnoses):
+        steps = {c.step for c in d.calls}
+        assert {"config", "timeouts", "reports", "duration_metric"} <= steps
+        assert len([c for c in d.calls if c.step == "config"]) == 1, function
+    assert sum(len(d.calls) for d in diagnoses) == len(aws.log)

@@ -65,6 +65,7 @@ class CallRecord:
     error: str | None = None
     step: str | None = None
     region: str | None = None
+    run: int | None = None   # which engine.run made it (one Aws may serve concurrent runs)
 
     def to_dict(self) -> dict:
         return {"call": self.call, "ms": round(self.ms, 1), "cached": self.cached, "error": self.error,
@@ -153,7 +154,7 @@ class Aws:
     # --- calls --------------------------------------------------------------
     def call(self, service: str, operation: str, params: dict, *, region: str | None = None,
              paginate: bool = False, max_items: int | None = None, step: str | None = None,
-             max_attempts: int | None = None) -> Any:
+             max_attempts: int | None = None, run: int | None = None) -> Any:
         """Make (or reuse) one read call; raise CallFailed with a classified error."""
         if not is_read_operation(operation):
             raise ReadOnlyViolation(f"refused {service}.{operation}: {refusal(operation)}")
@@ -173,7 +174,7 @@ class Aws:
             finally:
                 exc = future.exception()
                 self._record(CallRecord(name, (time.perf_counter() - start) * 1000, True,
-                                        _error_text(exc), step, region))
+                                        _error_text(exc), step, region, run))
         try:
             result = self._invoke(service, operation, params, region, paginate, max_items, max_attempts)
         except CallFailed as exc:
@@ -181,10 +182,10 @@ class Aws:
             if exc.error.kind in ("throttled", "network"):  # transient: a later identical call may retry
                 with self._lock:
                     self._cache.pop(key, None)
-            self._record(CallRecord(name, (time.perf_counter() - start) * 1000, False, _error_text(exc), step, region))
+            self._record(CallRecord(name, (time.perf_counter() - start) * 1000, False, _error_text(exc), step, region, run))
             raise
         future.set_result(result)
-        self._record(CallRecord(name, (time.perf_counter() - start) * 1000, False, None, step, region))
+        self._record(CallRecord(name, (time.perf_counter() - start) * 1000, False, None, step, region, run))
         return result
 
     def _invoke(self, service, operation, params, region, paginate, max_items, max_attempts=None):

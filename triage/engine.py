@@ -5,8 +5,9 @@ step that failed makes the checks reading it "unchecked", never a false
 finding and never a crash of the others."""
 from __future__ import annotations
 
-import shlex
+import itertools
 import queue
+import shlex
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, wait
@@ -91,6 +92,7 @@ class Diagnosis:
 
 
 ProgressFn = Callable[[str, str], None]   # (event, step id) -> None
+_RUN_IDS = itertools.count(1)
 
 
 def coerce_inputs(playbook: Playbook, given: dict[str, Any]) -> dict[str, Any]:
@@ -145,6 +147,7 @@ def run(playbook: Playbook, inputs: dict[str, Any], aws: Aws, *, deadline: float
     context: dict[str, Any] = {"inputs": values, "region": region}
     outcomes: dict[str, StepOutcome] = {}
     log_start = len(aws.log)
+    run_id = next(_RUN_IDS)
     note = progress or (lambda event, step: None)
     cancel = cancel or threading.Event()
     pending = dict(playbook.steps)
@@ -167,7 +170,7 @@ def run(playbook: Playbook, inputs: dict[str, Any], aws: Aws, *, deadline: float
                         continue
                     snapshot = {**context, **{k: o.value for k, o in outcomes.items()}}
                     note("start", sid)
-                    running[pool.submit(_run_step, step, snapshot, aws, playbook.id)] = sid
+                    running[pool.submit(_run_step, step, snapshot, aws, run_id)] = sid
             if not running:
                 if pending:  # unreachable after validation (cycles are rejected)
                     raise UsageError(f"steps {', '.join(pending)} can never run (dependency cycle)")
@@ -207,7 +210,8 @@ def run(playbook: Playbook, inputs: dict[str, Any], aws: Aws, *, deadline: float
         elif isinstance(result, Unchecked):
             unchecked.append(result)
     findings.sort(key=lambda f: SEVERITIES.index(f.severity))
-    calls = aws.log[log_start:]
+    # this run's calls only: an Aws shared by concurrent runs (scan, demo, REPL) logs them all
+    calls = [c for c in aws.log[log_start:] if getattr(c, "run", None) in (run_id, None)]
     diagnosis = Diagnosis(playbook, values, findings, unchecked, calls, outcomes, redactor, region,
                           time.monotonic() - started, interrupted=cancel.is_set())
     diagnosis.unavailable = _unavailable(outcomes, calls, stop_reason if timed_out else None)
@@ -229,7 +233,7 @@ def _unavailable(outcomes: dict[str, StepOutcome], calls: list, deadline_reason:
     return None
 
 
-def _run_step(step: Step, context: dict, aws: Aws, playbook_id: str) -> StepOutcome:
+def _run_step(step: Step, context: dict, aws: Aws, run_id: int) -> StepOutcome:
     started = time.perf_counter()
     try:
         if step.when is not None and not _truthy(expr.search(step.when, context)):
@@ -238,12 +242,12 @@ def _run_step(step: Step, context: dict, aws: Aws, playbook_id: str) -> StepOutc
             items = expr.search(step.for_each, context) or []
             if not isinstance(items, list):
                 items = [items]
-            results = _fan_out(step, items, context, aws)
+            results = _fan_out(step, items, context, aws, run_id)
             if items and all("error" in r and r.get("failed") for r in results):
                 err = results[0]["_error"]
                 return StepOutcome("failed", error=err, reason=err.reason(step.call))
             return StepOutcome("ok", [{k: v for k, v in r.items() if not k.startswith("_") and k != "failed"} for r in results])
-        return StepOutcome("ok", _call(step, context, aws))
+        return StepOutcome("ok", _call(step, context, aws, run_id))
     except CallFailed as exc:
         return StepOutcome("failed", error=exc.error, reason=exc.error.reason(step.call),
                            ms=(time.perf_counter() - started) * 1000)
@@ -256,22 +260,23 @@ def _run_step(step: Step, context: dict, aws: Aws, playbook_id: str) -> StepOutc
                            reason=f"step '{step.id}' could not be prepared: {exc}")
 
 
-def _call(step: Step, context: dict, aws: Aws) -> Any:
+def _call(step: Step, context: dict, aws: Aws, run_id: int | None = None) -> Any:
     params = _render(step.params, context)
     region = expr.parse_template(step.region).render(context) if step.region else context.get("region")
     try:
         return aws.call(step.service, step.operation, params, region=region, paginate=step.paginate,
-                        max_items=step.max_items, step=step.id, max_attempts=step.max_attempts)
+                        max_items=step.max_items, step=step.id, max_attempts=step.max_attempts,
+                        run=run_id)
     except CallFailed as exc:
         if exc.error.code in step.allow_errors or ("*" in step.allow_errors and exc.error.kind != "credentials"):
             return {"error": {"code": exc.error.code, "message": exc.error.message}}
         raise
 
 
-def _fan_out(step: Step, items: list, context: dict, aws: Aws) -> list[dict]:
+def _fan_out(step: Step, items: list, context: dict, aws: Aws, run_id: int | None = None) -> list[dict]:
     def one(item):
         try:
-            return {"item": item, "result": _call(step, {**context, "item": item}, aws)}
+            return {"item": item, "result": _call(step, {**context, "item": item}, aws, run_id)}
         except CallFailed as exc:
             return {"item": item, "error": {"code": exc.error.code, "message": exc.error.message},
                     "failed": True, "_error": exc.error}
