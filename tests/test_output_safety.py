@@ -95,3 +95,21 @@ def test_sanitizer_strips_escape_families():
     from triage.sanitize import clean
     assert clean("a" + HOSTILE_SUFFIX) == "aclick me [bold red]FAKE ALERT[/bold red] red"
     assert clean("x\u202eevil\u202c y\x9b31mz") == "xevil yz"
+
+
+@pytest.mark.parametrize("unchecked,total,expected", [
+    (0, 4, "✓ No findings: every check passed."),
+    (1, 4, "No findings among the 3 checks that ran; 1 could not be checked (below)."),
+    (4, 4, "Nothing could be checked: all 4 checks need data triage could not read (below)."),
+])
+def test_no_findings_never_reads_as_clean_when_checks_could_not_run(unchecked, total, expected):
+    from triage.render.markdown import render_markdown
+    from triage.render.text import render_text
+
+    data = {"playbook": "p", "title": "t", "region": "us-east-1", "inputs": {}, "findings": [], "checks": total,
+            "unchecked": [{"check": f"c{i}", "reason": "could not check: needs x:Y", "needs": ["x:Y"]} for i in range(unchecked)],
+            "calls": [], "seconds": 0.1}
+    out = io.StringIO()
+    render_text(data, out, color=False, width=200)
+    assert expected in out.getvalue()
+    assert expected.lstrip("✓ ") in render_markdown(data)

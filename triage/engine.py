@@ -83,6 +83,7 @@ class Diagnosis:
             "inputs": self.inputs,
             "findings": [f.to_dict() for f in self.findings],
             "unchecked": [u.to_dict() for u in self.unchecked],
+            "checks": len(self.playbook.checks),
             "calls": [c.to_dict() for c in self.calls],
             "seconds": round(self.seconds, 3),
         }

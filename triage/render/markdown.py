@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from .values import lines
+from .values import lines, verdict
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~])")
 
@@ -34,8 +34,9 @@ def render_markdown(data: dict) -> str:
     n = len(data["findings"])
     out.append(f"Playbook {code(data['playbook'])} · region {code(str(data.get('region')))} · "
                f"{n} finding{'s' if n != 1 else ''} · {len(data['unchecked'])} unchecked\n")
-    if not n:
-        out.append("**No findings**: every check that could run passed.\n")
+    summary = verdict(data)
+    if summary:
+        out.append(f"**{summary[1].lstrip('✓ ')}**\n")  # our own words: no escaping
     for i, f in enumerate(data["findings"], 1):
         out.append(f"### {i}. [{f['severity'].upper()}] {esc(f['title'])} ({code(f['check'])})\n")
         out.append(esc(f["explanation"].strip()) + "\n")

@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 from rich.theme import Theme
 
-from .values import lines
+from .values import lines, verdict
 
 THEME = Theme({
     "critical": "bold white on red", "high": "bold red", "medium": "bold yellow", "low": "cyan", "info": "dim",
@@ -51,8 +51,9 @@ def render_text(data: dict, out: TextIO, *, color: bool | None = None, width: in
     if data.get("title"):
         console.print(Text(data["title"], style="muted"))
     console.print()
-    if not data["findings"]:
-        console.print(Text("✓ No findings: every check that could run passed.", style="ok"))
+    summary = verdict(data)
+    if summary:
+        console.print(Text(summary[1], style=summary[0]))
     for i, f in enumerate(data["findings"], 1):
         console.print(finding_renderable(i, f))
         commands = (f.get("fix") or {}).get("commands") or []

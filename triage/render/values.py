@@ -29,3 +29,18 @@ def lines(value: Any) -> list[str]:
             out.append(f"… and {len(value) - MAX_ITEMS} more")
         return out
     return [short(value)]
+
+
+def verdict(data: dict) -> tuple[str, str] | None:
+    """(style, sentence) when there are no findings: a run whose checks could
+    not run must not read like a clean bill of health."""
+    if data["findings"]:
+        return None
+    unchecked = len(data["unchecked"])
+    total = data.get("checks") or unchecked
+    if not unchecked:
+        return "ok", "✓ No findings: every check passed."
+    if unchecked >= total:
+        return "high", f"Nothing could be checked: all {total} checks need data triage could not read (below)."
+    return "unchecked", (f"No findings among the {total - unchecked} checks that ran; "
+                         f"{unchecked} could not be checked (below).")
