@@ -214,3 +214,21 @@ def test_simulator_disagreement_is_reported_per_action():
     assert simulator_disagreements(simulated, decisions) == [
         {"action": "s3:GetObject", "simulator": "allowed", "triage": "denied"}]
     assert simulator_disagreements(None, decisions) == []
+
+
+def test_condition_not_met_until_the_context_matches(cli):
+    code, data = diagnose(cli, "vpn-only-reader", "s3:GetObject", resource=OBJECT_ARN)
+    f = only(data, "condition-not-met")
+    (stmt,) = f["evidence"]["statements"]
+    assert stmt["policy"] == "ReadFromVpn" and stmt["statement"] == "VpnOnly"
+    assert "aws:SourceIp" in stmt["message"]
+    code, data = diagnose(cli, "vpn-only-reader", "s3:GetObject", resource=OBJECT_ARN,
+                          extra=("--context", "aws:SourceIp=10.1.2.3"))
+    assert code == 0 and data["findings"] == []
+
+
+def test_cross_account_needs_the_resource_policy(cli):
+    from triage.demo.scenarios.access_denied import PARTNER_FUNCTION
+    code, data = diagnose(cli, "cross-invoker", "lambda:InvokeFunction", resource=PARTNER_FUNCTION)
+    f = only(data, "resource-policy-blocks")
+    assert "999999999999" in f["explanation"] and f"arn:aws:iam::{ACCOUNT}:role/cross-invoker" in f["fix"]["text"]

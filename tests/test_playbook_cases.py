@@ -39,8 +39,6 @@ def test_every_shipped_playbook_passes_its_cases():
 # no recorded case shows them. Remove an entry when a case covers it: the
 # test fails on a stale entry too, so this list only shrinks.
 COVERAGE_GAPS = {
-    "access-denied": {"principal-not-found", "scp-blocks", "resource-policy-blocks", "condition-not-met",
-                      "simulator-disagrees"},
     "account-posture": {"healthy"},   # account-wide: the shared world always has the seeded issues
 }
 

@@ -11,6 +11,7 @@ from . import ACCOUNT, Case, Seeder, scenario
 BUCKET, ARCHIVE = "orders-data", "orders-archive"
 OBJECT_ARN = f"arn:aws:s3:::{BUCKET}/reports/2026.csv"
 LOG_GROUP_ARN = f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/app/web:*"
+PARTNER_FUNCTION = "arn:aws:lambda:us-east-1:999999999999:function:partner-hook"
 
 
 def _doc(*statements: dict) -> str:
@@ -84,6 +85,12 @@ def access_denied(s: Seeder) -> list[Case]:
     org.attach_policy(PolicyId=scp["Policy"]["PolicySummary"]["Id"], TargetId=root)
     role("ops-admin", ("Operate", _doc(_allow("ec2:StartInstances", instance_arn))))
 
+    # Allowed only from the VPN range: a request without that source IP fails the Condition.
+    role("vpn-only-reader", ("ReadFromVpn", _doc({**_allow("s3:GetObject", f"arn:aws:s3:::{BUCKET}/*", "VpnOnly"),
+                                                 "Condition": {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}})))
+    # Cross-account: an identity allow is not enough without the partner's resource policy.
+    role("cross-invoker", ("InvokePartner", _doc(_allow("lambda:InvokeFunction", PARTNER_FUNCTION))))
+
     object_read = {"action": ["s3:GetObject"], "resource": OBJECT_ARN}
     logs_write = {"action": ["logs:CreateLogStream", "logs:PutLogEvents"], "resource": LOG_GROUP_ARN}
     return [
@@ -97,6 +104,15 @@ def access_denied(s: Seeder) -> list[Case]:
         Case("access-denied", {"principal": "bounded-etl", **object_read}, ["boundary-blocks"],
              "AccessDenied on s3:GetObject: capped by a permissions boundary"),
         Case("access-denied", {"principal": "reports-ok", **object_read}, [], "allowed: the two-statement pattern"),
+        Case("access-denied", {"principal": "vpn-only-reader", **object_read}, ["condition-not-met"],
+             "AccessDenied on s3:GetObject: the allow only applies from the VPN range"),
+        Case("access-denied", {"principal": "vpn-only-reader", **object_read, "context": ["aws:SourceIp=10.1.2.3"]}, [],
+             "allowed: the same request from the VPN range"),
+        Case("access-denied", {"principal": "cross-invoker", "action": ["lambda:InvokeFunction"],
+                               "resource": PARTNER_FUNCTION}, ["resource-policy-blocks"],
+             "AccessDenied across accounts: the partner's function policy does not name the caller"),
+        Case("access-denied", {"principal": "ghost-role", **object_read}, ["principal-not-found"],
+             "no such role or user"),
         Case("access-denied", {"principal": "carol", "action": ["s3:ListBucket"], "resource": f"arn:aws:s3:::{BUCKET}"},
              [], "allowed through a group policy"),
         Case("access-denied", {"principal": "ops-bob", "action": ["ec2:StartInstances"], "resource": instance_arn},
