@@ -146,18 +146,29 @@ def _check_result_fields(playbook, data: dict, add, valid: set[str]) -> None:
             return
         for chain in chains:
             step = playbook.steps.get(chain[0])
-            if step is None or step.id not in valid or step.for_each or len(chain) < 2:
+            if step is None or step.id not in valid or len(chain) < 2:
                 continue
+            tokens = chain[1:]
+            if step.for_each:  # [{item, result}, ...]: check what follows `[].result`
+                if tokens[:2] != ["[]", "result"]:
+                    continue
+                tokens = tokens[2:]
             shape = service_model(step.service).operation_model(step.operation).output_shape
-            for field in chain[1:]:
+            for field in tokens:
+                if field == "[]":
+                    if shape is None or shape.type_name != "list":
+                        break
+                    shape = shape.member
+                    continue
                 if shape is None or shape.type_name != "structure":
                     break
                 if field == "error" and step.allow_errors:
                     break
                 if field not in shape.members:
                     g = _guess(field, shape.members)
-                    add(path, f"'{'.'.join(chain)}': {step.call} returns no field '{field}'",
-                        f"did you mean '{g}'?" if g else f"fields here: {', '.join(list(shape.members)[:12])}")
+                    shown = ".".join(chain).replace(".[]", "[]")
+                    add(path, f"'{shown}': {step.call} returns no field '{field}' there",
+                        f"did you mean '{g}'?" if g else f"fields there: {', '.join(list(shape.members)[:12])}")
                     break
                 shape = shape.members[field]
 

@@ -600,12 +600,33 @@ def _collect_paths(node: dict, out: list) -> None:
 
 
 def _chain(node: dict) -> list[str] | None:
-    if node.get("type") == "field":
+    """A path of field names from the root; "[]" marks stepping into a list
+    (projection, flatten, filter, index), so `config.Layers[].Arn` is
+    ['config', 'Layers', '[]', 'Arn']. None when the node is not such a path."""
+    kind = node.get("type")
+    children = [c for c in node.get("children", []) if isinstance(c, dict)]
+    if kind == "field":
         return [node["value"]]
-    if node.get("type") == "subexpression":
-        parts = [_chain(c) for c in node["children"]]
-        if all(parts):
-            return [name for part in parts for name in part]
+    if kind == "subexpression":
+        out: list[str] = []
+        for child in children:
+            part = _chain(child)
+            if part is None:
+                return out or None
+            out += part
+        return out
+    if kind in ("projection", "filter_projection") and children:
+        left = _chain(children[0])
+        if left is None:
+            return None
+        right = _chain(children[1]) if len(children) > 1 and children[1].get("type") != "identity" else []
+        return left + (["[]"] if not left or left[-1] != "[]" else []) + (right or [])
+    if kind == "flatten" and children:
+        left = _chain(children[0])
+        return left + ["[]"] if left else None
+    if kind == "index_expression" and len(children) == 2 and children[1].get("type") == "index":
+        left = _chain(children[0])
+        return left + ["[]"] if left else None
     return None
 
 

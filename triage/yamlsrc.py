@@ -75,6 +75,8 @@ def load(text: str, filename: str) -> Any:
             hint = "YAML forbids tab characters for indentation; use spaces"
         elif "mapping values are not allowed" in msg:
             hint = "a value that contains ': ' must be quoted: wrap the whole expression in double quotes"
+        elif "could not determine a constructor for the tag '!" in msg:
+            hint = "a value that starts with ! is read as a YAML tag: quote it, e.g. when: \"!(a.b)\""
         elif "found character '`'" in msg or "found character '@'" in msg:
             hint = "a value that starts with ` or @ must be quoted: wrap the whole expression in quotes"
         elif "found undefined alias" in msg or "expected alphabetic or numeric character" in msg:
