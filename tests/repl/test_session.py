@@ -37,7 +37,7 @@ def test_run_show_calls_and_export_in_one_session(world, xdg):
     assert [ln.split()[1] for ln in table[4:]] == [ln.split()[1] for ln in table[:4]]
     assert all(ln.split()[-1] == "cached" for ln in table[4:]), table
     assert "8 calls in this session: 4 answered from the session cache, 0 failed" in out
-    assert "4 API calls (4 cached, 0 failed)" in out
+    assert "4 API calls (4 cached, 0 with errors)" in out
     # export: a Markdown transcript for the ticket
     md = (xdg / "incident.md").read_text()
     assert md.startswith("# triage session transcript")

@@ -62,7 +62,7 @@ def test_triage_on_a_terminal_is_the_repl(world, xdg):
         screen.wait_for("triage> lambda-timeout --function migrate-db")
         child.send("\r")
         shown = screen.wait_for("[at-hard-limit]")
-        screen.wait_for("API calls (0 cached, 0 failed)")
+        screen.wait_for("API calls (0 cached, 0 with errors)")
         assert "hits Lambda's 15-minute hard limit" in shown
         child.send("calls\r")
         screen.wait_for("answered from the session cache")

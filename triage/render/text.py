@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 from rich.theme import Theme
 
-from .values import lines, verdict
+from .values import command_line_flags, lines, verdict
 
 THEME = Theme({
     "critical": "bold white on red", "high": "bold red", "medium": "bold yellow", "low": "cyan", "info": "dim",
@@ -45,7 +45,7 @@ def finding_renderable(index: int, f: dict):
 
 def render_text(data: dict, out: TextIO, *, color: bool | None = None, width: int | None = None) -> None:
     console = console_for(out, color, width)
-    inputs = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in data["inputs"].items() if v is not None)
+    inputs = command_line_flags(data["inputs"])
     console.print(Text.assemble(("triage ", "bold"), (data["playbook"], "bold cyan"), " ", inputs,
                                 (f"  ({data.get('region') or '?'})", "muted")))
     if data.get("title"):
@@ -69,7 +69,8 @@ def render_text(data: dict, out: TextIO, *, color: bool | None = None, width: in
     calls = data.get("calls", [])
     cached = sum(1 for c in calls if c.get("cached"))
     failed = sum(1 for c in calls if c.get("error"))
-    summary = f"{len(calls)} API calls ({cached} cached, {failed} failed) in {data.get('seconds', 0):.2f} s"
+    # errors include answers such as NoSuchEntity that a playbook expects
+    summary = f"{len(calls)} API calls ({cached} cached, {failed} with errors) in {data.get('seconds', 0):.2f} s"
     console.print(Text(summary, style="muted"))
     if data.get("error"):
         console.print(Text(f"AWS unavailable: {data['error']}", style="high"))

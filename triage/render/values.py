@@ -44,3 +44,17 @@ def verdict(data: dict) -> tuple[str, str] | None:
         return "high", f"Nothing could be checked: all {total} checks need data triage could not read (below)."
     return "unchecked", (f"No findings among the {total - unchecked} checks that ran; "
                          f"{unchecked} could not be checked (below).")
+
+
+def command_line_flags(inputs: dict) -> str:
+    """Inputs as the flags that would reproduce the run (lists repeat the flag)."""
+    import shlex
+
+    parts = []
+    for name, value in inputs.items():
+        if value is None:
+            continue
+        flag = "--" + name.replace("_", "-")
+        for v in value if isinstance(value, list) else [value]:
+            parts.append(f"{flag} {shlex.quote(short(v))}")
+    return " ".join(parts)
