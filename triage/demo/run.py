@@ -59,7 +59,8 @@ def run_demo(args, env) -> int:
                 console.print()
         elapsed = time.monotonic() - started
     console.print(Text(f"Demo: {len(cases)} playbook runs against seeded incidents in {elapsed:.1f} s. "
-                       f"Try: triage lambda-timeout --function orders-etl --endpoint-url <a moto server>",
+                       "Run `triage demo` in a terminal to explore these incidents interactively; "
+                       "against your account: triage lambda-timeout --function NAME",
                        style="muted"))
     for case, got in mismatches:
         console.print(Text(f"unexpected result for {case.playbook} {case.inputs}: got {got}, expected {sorted(case.expect)}",
