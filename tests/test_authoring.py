@@ -172,6 +172,8 @@ def test_user_folders_in_order_xdg_then_env_then_flag(tmp_path, monkeypatch):
     # the user's playbook is a subcommand, and runs with the override's title in its help
     r = run_cli("team-check", "--help", "--playbooks", str(flag_dir))
     assert r.code == 0 and "from flag" in r.out
+    r = run_cli(f"--playbooks={flag_dir}", "team-check", "--help")   # the --opt=value spelling too
+    assert r.code == 0 and "from flag" in r.out
 
 
 def test_playbooks_validate_marks_broken_ones(tmp_path, monkeypatch):

@@ -138,7 +138,8 @@ def parse(argv: list[str], env: Env) -> argparse.Namespace | int:
     from . import catalog
     from .commands import registry
 
-    extra = [argv[i + 1] for i, a in enumerate(argv[:-1]) if a == "--playbooks"]
+    extra = [argv[i + 1] if a == "--playbooks" else a.partition("=")[2]
+             for i, a in enumerate(argv) if (a == "--playbooks" and i + 1 < len(argv)) or a.startswith("--playbooks=")]
     parser = build_parser(catalog.discover(extra), registry())
     if not argv:
         parser.print_help(env.stdout)
