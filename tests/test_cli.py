@@ -120,3 +120,27 @@ def test_demo_runs_offline_and_shows_every_lambda_timeout_finding():
     assert by_function["report-builder"] == ["duration-near-timeout"]
     assert by_function["payments-sync"] == ["timeout-too-low", "vpc-without-nat"]
     assert by_function["thumbnailer"] == []
+
+
+def test_no_color_and_NO_COLOR_reach_every_console(monkeypatch):
+    """explain's header and the playbooks table too, not only diagnoses and scans."""
+    import io
+
+    from triage.cli import Env, main
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    def escapes(*argv):
+        out = Tty()
+        main(list(argv), Env(stdout=out, stderr=io.StringIO(), stdin_isatty=False, stdout_isatty=True))
+        return "\x1b[" in out.getvalue()
+
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    assert escapes("playbooks")
+    assert not escapes("playbooks", "--no-color")
+    assert not escapes("explain", "--no-run", "--no-color", "Task timed out after 3.00 seconds")
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert not escapes("playbooks")
+    assert not escapes("explain", "--no-run", "Task timed out after 3.00 seconds")

@@ -76,9 +76,9 @@ def _render_text(data: dict, env, fmt: str, diagnosis, args) -> None:
 
     from ..render import render
     from ..render.text import console_for
-    from .run import option
+    from .run import color_option
 
-    console = console_for(env.stdout)
+    console = console_for(env.stdout, color_option(args))
     if data["routed_to"]:
         console.print(Text.assemble(("→ ", "bold"), (data["routed_to"], "bold cyan"), f"  ({data['reason']})"))
     else:
@@ -89,4 +89,4 @@ def _render_text(data: dict, env, fmt: str, diagnosis, args) -> None:
         console.print(Text("  note: " + note, style="dim"))
     if diagnosis is not None:
         console.print()
-        render(diagnosis.to_dict(), fmt, env.stdout, color=False if option(args, "no_color", False) else None)
+        render(diagnosis.to_dict(), fmt, env.stdout, color=color_option(args))

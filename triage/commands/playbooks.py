@@ -16,6 +16,7 @@ def cmd_playbooks(args, env) -> int:
 
     from .. import catalog
     from ..render.text import console_for
+    from .run import color_option
 
     entries = catalog.discover(getattr(args, "playbooks", None))
     table = Table(box=None, pad_edge=False)
@@ -30,7 +31,7 @@ def cmd_playbooks(args, env) -> int:
         origin = e.origin + (f" (overrides {e.overrides})" if e.overrides else "")
         title = e.title if not e.error else f"BROKEN: {e.error}"
         table.add_row(Text(e.id, style="bold cyan"), Text(title), Text(flags), Text(origin, style="dim"))
-    console_for(env.stdout).print(table)
+    console_for(env.stdout, color_option(args)).print(table)
     return ExitStatus.USAGE if broken and getattr(args, "validate", False) else ExitStatus.OK
 
 

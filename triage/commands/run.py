@@ -1,7 +1,6 @@
 """Running playbooks: `triage <playbook-id> --flags` and `triage run FILE`."""
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from ..errors import ExitStatus, UsageError
@@ -40,6 +39,11 @@ def parse_inputs(pb, items: list[str]) -> dict[str, Any]:
 def option(args, name: str, default=None):
     value = getattr(args, name, None)
     return default if value is None else value
+
+
+def color_option(args) -> bool | None:
+    """--no-color turns colour off; otherwise the console decides (terminal, NO_COLOR)."""
+    return False if option(args, "no_color", False) else None
 
 
 def aws_settings(args):
@@ -103,8 +107,7 @@ def run_and_render(pb, given: dict, args, env, aws=None) -> int:
     from ..render import render
 
     diagnosis, status = run_diagnosis(pb, given, args, env, aws)
-    color = False if option(args, "no_color", False) or os.environ.get("NO_COLOR") else None
-    render(diagnosis.to_dict(), option(args, "output", "text"), env.stdout, color=color)
+    render(diagnosis.to_dict(), option(args, "output", "text"), env.stdout, color=color_option(args))
     report_problems(diagnosis, args, env)
     return status
 

@@ -4,8 +4,6 @@ terminal, then a summary table sorted by severity; `--output json|markdown`
 for a report. The work is in triage/scan.py."""
 from __future__ import annotations
 
-import os
-
 from ..errors import ExitStatus, UsageError
 from . import command
 
@@ -24,7 +22,7 @@ def cmd_scan(args, env) -> int:
     from .. import catalog
     from ..aws import Aws
     from ..scan import run_scan, scannable
-    from .run import aws_settings, option
+    from .run import aws_settings, color_option, option
 
     if args.concurrency < 1:
         raise UsageError("--concurrency must be at least 1")
@@ -52,8 +50,7 @@ def cmd_scan(args, env) -> int:
     elif fmt == "markdown":
         env.stdout.write(render_markdown(data))
     else:
-        color = False if option(args, "no_color", False) or os.environ.get("NO_COLOR") else None
-        render_text(data, env.stdout, color=color)
+        render_text(data, env.stdout, color=color_option(args))
     unreachable = [e for e in data["errors"] if e["kind"] in ("credentials", "network")]
     if unreachable and not data["diagnoses"]:
         env.stderr.write(f"triage: AWS unavailable: {unreachable[0]['reason']}\n")

@@ -3,6 +3,7 @@ rich.Text (never parsed as markup). Commands are printed unwrapped so they
 copy and paste as one line."""
 from __future__ import annotations
 
+import os
 from typing import TextIO
 
 from rich.console import Console, Group
@@ -20,6 +21,9 @@ THEME = Theme({
 
 
 def console_for(out: TextIO, color: bool | None = None, width: int | None = None) -> Console:
+    """color: True forces it, False turns it off, None decides (terminal, NO_COLOR)."""
+    if color is None and os.environ.get("NO_COLOR"):
+        color = False
     return Console(file=out, theme=THEME, highlight=False, markup=False, emoji=False, width=width,
                    force_terminal=color if color else None, no_color=color is False,
                    color_system="auto" if color is not False else None)
