@@ -115,6 +115,13 @@ def test_inputs_are_filled_and_missing_ones_named():
     assert timeout.code == 2 and "lambda-timeout needs --function" in timeout.err
 
 
+def test_the_suggested_command_line_repeats_the_flag_of_a_list_input():
+    r = run_cli("explain", "An error occurred (AccessDenied) when calling the GetObject operation: Access Denied",
+                "-i", "action=s3:GetObject", "-i", "action=s3:ListBucket")
+    assert r.code == 2
+    assert "triage access-denied --action s3:GetObject --action s3:ListBucket --principal ..." in r.err
+
+
 def test_explain_runs_the_playbook_when_it_can(world):
     text = (f"User: arn:aws:sts::{A}:assumed-role/reports-reader/run-1 is not authorized to perform: s3:GetObject "
             f"on resource: \"{OBJECT_ARN}\" because no identity-based policy allows the s3:GetObject action")

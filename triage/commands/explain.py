@@ -19,6 +19,7 @@ def _arguments(parser) -> None:
 def cmd_explain(args, env) -> int:
     from .. import catalog
     from ..explain import route
+    from ..render.values import command_line_flags
     from .run import option, parse_inputs, report_problems, run_diagnosis
 
     text = " ".join(args.text) if args.text and args.text != ["-"] else sys.stdin.read()
@@ -58,17 +59,10 @@ def cmd_explain(args, env) -> int:
             env.stderr.write(f"triage: {routing.routed_to} needs {', '.join(routing.missing_flags())}, "
                              f"which the text does not say\n  hint: add --input "
                              f"{routing.missing[0]}=VALUE, or run: triage {routing.routed_to} "
-                             + " ".join(f"--{k.replace('_', '-')} {_shell(v)}" for k, v in routing.inputs.items())
+                             + command_line_flags(routing.inputs)
                              + "".join(f" {f} ..." for f in routing.missing_flags()) + "\n")
         return ExitStatus.USAGE
     return status
-
-
-def _shell(value) -> str:
-    import shlex
-    if isinstance(value, list):
-        return " ".join(shlex.quote(str(v)) for v in value)
-    return shlex.quote(str(value))
 
 
 def _render_text(data: dict, env, fmt: str, diagnosis, args) -> None:
