@@ -319,3 +319,24 @@ def test_the_reference_lists_every_domain_function():
     missing = sorted(name for name in ours if f"`{name}" not in doc and f" {name}(" not in doc
                      and f"`{name}(" not in doc and f", {name}" not in doc)
     assert not missing, f"docs/authoring.md does not list {missing}"
+
+
+def test_input_choices_of_numbers_and_lists_are_accepted_as_typed(tmp_path):
+    """argparse compares choices with the raw string; coerce_inputs checks them once typed."""
+    from triage import catalog, engine, playbook
+    from triage.cli import build_parser
+    from triage.errors import UsageError
+
+    (tmp_path / "demo-check.yaml").write_text(GOOD.replace("    required: true\n", "    required: true\n"
+                                                           "  size: {type: integer, choices: [128, 256], default: 128}\n"
+                                                           "  kinds: {type: list, choices: [a, b]}\n"))
+    entries = catalog.discover([str(tmp_path)])
+    args = build_parser(entries, {}).parse_args(["demo-check", "--function", "f", "--size", "256",
+                                                "--kinds", "a", "--kinds", "b"])
+    pb = playbook.load(tmp_path / "demo-check.yaml", origin="file", deep=False)
+    given = {n: getattr(args, f"input_{n}") for n in pb.inputs}
+    assert engine.coerce_inputs(pb, given) == {"function": "f", "size": 256, "kinds": ["a", "b"]}
+    with pytest.raises(UsageError, match=r"--size must be one of 128, 256, got 257"):
+        engine.coerce_inputs(pb, {**given, "size": "257"})
+    with pytest.raises(UsageError, match=r"--kinds must be one of a, b, got 'c'"):
+        engine.coerce_inputs(pb, {**given, "kinds": ["a", "c"]})

@@ -64,6 +64,8 @@ def input_flags(parser: argparse.ArgumentParser, inputs: dict) -> None:
     g = parser.add_argument_group("playbook inputs")
     for name, spec in inputs.items():
         help_text = spec.get("help", "")
+        if spec.get("choices"):  # checked by engine.coerce_inputs once typed (argparse would compare strings)
+            help_text += f" (one of: {', '.join(map(str, spec['choices']))})"
         if "default" in spec:
             help_text += f" (default: {spec['default']})"
         if spec.get("required"):
@@ -71,8 +73,6 @@ def input_flags(parser: argparse.ArgumentParser, inputs: dict) -> None:
         kwargs: dict[str, Any] = {"dest": f"input_{name}", "help": help_text, "metavar": name.upper()}
         if spec.get("type") == "list":
             kwargs["action"] = "append"
-        if spec.get("choices"):
-            kwargs["choices"] = spec["choices"]
         g.add_argument("--" + name.replace("_", "-"), **kwargs)
 
 

@@ -132,8 +132,9 @@ def _coerce(spec: Input, value: Any) -> Any:
             value = [v for v in value.split(",") if v]
     except ValueError as exc:
         raise UsageError(f"{spec.flag}: {exc}" if spec.type == "duration" else f"{spec.flag} must be a {spec.type}, got {value!r}") from None
-    if spec.choices and value not in spec.choices:
-        raise UsageError(f"{spec.flag} must be one of {', '.join(map(str, spec.choices))}, got {value!r}")
+    bad = [v for v in (value if spec.type == "list" else [value]) if v not in spec.choices] if spec.choices else []
+    if bad:
+        raise UsageError(f"{spec.flag} must be one of {', '.join(map(str, spec.choices))}, got {bad[0]!r}")
     return value
 
 
