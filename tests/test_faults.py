@@ -278,5 +278,7 @@ def test_debug_shows_retries_and_failed_calls(proxy, backoffs):
 def test_timeout_flags_reject_nonsense(proxy):
     r = run_cli("lambda-timeout", "--function", "x", "--read-timeout", "0", endpoint=proxy.url)
     assert r.code == 2 and r.err == "triage: --read-timeout must be positive, got 0\n"
+    r = run_cli("lambda-timeout", "--function", "x", "--deadline", "-1", endpoint=proxy.url)
+    assert r.code == 2 and r.err == "triage: --deadline must be positive, got -1\n"   # not exit 3, 'deadline reached'
     r = run_cli("lambda-timeout", "--function", "x", "--max-attempts", "two", endpoint=proxy.url)
     assert r.code == 2 and "--max-attempts: invalid int value: 'two'" in r.err and "Traceback" not in r.err

@@ -49,7 +49,7 @@ def color_option(args) -> bool | None:
 def aws_settings(args):
     from ..aws import AwsSettings
     defaults = AwsSettings()
-    for name in ("connect_timeout", "read_timeout", "max_attempts"):
+    for name in ("connect_timeout", "read_timeout", "max_attempts", "deadline"):
         value = option(args, name)
         if value is not None and value <= 0:
             raise UsageError(f"--{name.replace('_', '-')} must be positive, got {value:g}")
