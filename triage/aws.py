@@ -208,14 +208,7 @@ class Aws:
             err = exc.response.get("Error", {})
             code, message = str(err.get("Code") or ""), str(err.get("Message") or "")
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-            if code in CREDENTIAL_CODES:
-                kind = "credentials"
-            elif code in DENIED_CODES or "AccessDenied" in code or status == 403:
-                kind = "denied"
-            elif code in THROTTLE_CODES or status == 429:
-                kind = "throttled"
-            else:
-                kind = "error"
+            kind = classify(code, status)
             if not message and status:
                 message = f"HTTP {status}"
             raise CallFailed(CallError(kind, code or f"HTTP{status}", message,
@@ -274,6 +267,17 @@ def _reject_non_json_body(operation_model, response_dict, **_):
     if isinstance(body, (bytes, bytearray)) and body.strip() and not (body.lstrip()[:1] == b"{" and body.rstrip()[-1:] == b"}"):
         from botocore.parsers import ResponseParserError
         raise ResponseParserError(f"HTTP {response_dict['status_code']} body is not JSON: {bytes(body[:60])!r}")
+
+
+def classify(code: str, status: int | None = None) -> str:
+    """The CallError kind of an AWS error code (and HTTP status, when known)."""
+    if code in CREDENTIAL_CODES:
+        return "credentials"
+    if code in DENIED_CODES or "AccessDenied" in code or status == 403:
+        return "denied"
+    if code in THROTTLE_CODES or status == 429:
+        return "throttled"
+    return "error"
 
 
 def _error_text(exc: BaseException | None) -> str | None:

@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from . import expr, yamlsrc
-from .aws import CREDENTIAL_CODES, DENIED_CODES, THROTTLE_CODES, Aws, CallError, CallFailed, CallRecord
+from .aws import Aws, CallError, CallFailed, CallRecord, classify
 from .errors import PlaybookError, Problem, ReadOnlyViolation, TriageError
 from .permissions import iam_action
 from .readonly import is_read_operation, refusal
@@ -328,17 +328,6 @@ def frozen_clock(epoch_s: float | None) -> Iterator[None]:
 
 
 # --- replay ------------------------------------------------------------------
-
-def classify(code: str) -> str:
-    """The CallError kind of a recorded error code, as triage.aws classifies live ones."""
-    if code in CREDENTIAL_CODES:
-        return "credentials"
-    if code in DENIED_CODES or "AccessDenied" in code:
-        return "denied"
-    if code in THROTTLE_CODES:
-        return "throttled"
-    return "error"
-
 
 class ReplayAws:
     """Answers engine.run from a case's recorded calls (the interface of
