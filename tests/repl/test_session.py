@@ -166,3 +166,32 @@ def test_ctrl_c_at_the_prompt_clears_the_line_and_keeps_the_session(world):
 def test_quit_command_ends_the_session(world):
     s = drive(world.url, "quit" + ENTER + "whoami" + ENTER)
     assert "Goodbye." in s.out and "123456789012" not in s.out
+
+
+def test_per_command_timeout_flags_are_not_ignored(monkeypatch):
+    """--read-timeout/--max-attempts/--connect-timeout on one command get that command its own Aws."""
+    import io
+
+    import pytest
+
+    from triage import catalog, engine
+    from triage.repl import progress
+    from triage.repl.config import Config
+    from triage.repl.session import Repl
+
+    seen = {}
+
+    def fake_run(pb, given, aws, **kw):
+        seen["settings"] = aws.settings
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(engine, "run", fake_run)
+    monkeypatch.setattr(progress, "run_cancellable", lambda fn, *a, **kw: fn(None))
+    repl = Repl(Config(prefetch=False), out=io.StringIO(), region="us-east-1", history=None)
+    pb = catalog.load(catalog.discover()["lambda-timeout"])
+    args = repl.parser.parse_args(["lambda-timeout", "--function", "f", "--read-timeout", "1",
+                                   "--max-attempts", "2", "--connect-timeout", "3"])
+    with pytest.raises(KeyboardInterrupt):
+        repl.run_playbook(pb, {"function": "f"}, args)
+    s = seen["settings"]
+    assert (s.region, s.read_timeout, s.max_attempts, s.connect_timeout) == ("us-east-1", 1, 2, 3)

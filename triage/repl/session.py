@@ -356,8 +356,9 @@ class Repl:
         from .progress import Progress, run_cancellable
 
         engine.coerce_inputs(pb, given)      # usage errors before any AWS work
-        overrides = args is not None and any(option(args, k) for k in ("profile", "region", "endpoint_url"))
-        if overrides:                        # a one-off target: its own Aws, the session's stays as it is
+        overrides = args is not None and any(option(args, k) is not None for k in (
+            "profile", "region", "endpoint_url", "connect_timeout", "read_timeout", "max_attempts"))
+        if overrides:                        # a one-off target or transport: its own Aws, the session's stays as it is
             from ..aws import Aws
             base = self.aws_settings()
             one = aws_settings(args)
