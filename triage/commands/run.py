@@ -66,9 +66,13 @@ def run_playbook_command(args, env) -> int:
 
     entries = catalog.discover(option(args, "playbooks"))
     pb = catalog.load(entries[args.playbook_id])
-    given = {name: getattr(args, f"input_{name}") for name in pb.inputs
-             if getattr(args, f"input_{name}", None) is not None}
-    return run_and_render(pb, given, args, env)
+    return run_and_render(pb, flag_inputs(pb, args), args, env)
+
+
+def flag_inputs(pb, args) -> dict[str, Any]:
+    """The inputs given as generated --<input> flags (cli.input_flags)."""
+    return {name: getattr(args, f"input_{name}") for name in pb.inputs
+            if getattr(args, f"input_{name}", None) is not None}
 
 
 def run_diagnosis(pb, given: dict, args, env, aws=None):

@@ -330,7 +330,7 @@ class Repl:
         """A CLI command line, parsed by the CLI's own argparse definitions."""
         from .. import catalog, playbook
         from ..cli import parse_args
-        from ..commands.run import cmd_run, parse_inputs, run_playbook_command
+        from ..commands.run import cmd_run, flag_inputs, parse_inputs, run_playbook_command
 
         try:
             argv = shlex.split(text)
@@ -341,9 +341,7 @@ class Repl:
             return
         if args.handler is run_playbook_command:
             pb = catalog.load(self.entries[args.playbook_id])
-            given = {name: getattr(args, f"input_{name}") for name in pb.inputs
-                     if getattr(args, f"input_{name}", None) is not None}
-            return self.run_playbook(pb, given, args)
+            return self.run_playbook(pb, flag_inputs(pb, args), args)
         if args.handler is cmd_run:
             pb = playbook.load(args.file, origin="file")
             return self.run_playbook(pb, parse_inputs(pb, args.input), args)
