@@ -144,3 +144,35 @@ def test_no_color_and_NO_COLOR_reach_every_console(monkeypatch):
     monkeypatch.setenv("NO_COLOR", "1")
     assert not escapes("playbooks")
     assert not escapes("explain", "--no-run", "Task timed out after 3.00 seconds")
+
+
+def test_boolean_input_typo_is_a_usage_error():
+    from triage.engine import _coerce
+    from triage.errors import UsageError
+    from triage.playbook import Input
+
+    spec = Input(name="dry", type="boolean")
+    assert _coerce(spec, "yes") is True and _coerce(spec, "off") is False
+    try:
+        _coerce(spec, "flase")
+    except UsageError as exc:
+        assert "--dry must be a boolean" in exc.message
+    else:
+        raise AssertionError("a typo in a boolean input must not mean false")
+
+
+def test_an_unexpected_error_does_not_leave_identical_calls_waiting(world, monkeypatch):
+    from triage.aws import Aws, AwsSettings
+
+    aws = Aws(AwsSettings(region="us-east-1", endpoint_url=world.url))
+
+    def boom(*args, **kwargs):
+        raise TypeError("unexpected")
+    monkeypatch.setattr(aws, "_invoke", boom)
+    for _ in range(2):   # the second identical call must not wait forever on the first one's future
+        try:
+            aws.call("lambda", "GetFunctionConfiguration", {"FunctionName": "orders-etl"})
+        except TypeError:
+            pass
+        else:
+            raise AssertionError("expected the TypeError")

@@ -188,6 +188,11 @@ class Aws:
                     self._cache.pop(key, None)
             self._record(CallRecord(name, (time.perf_counter() - start) * 1000, False, _error_text(exc), step, region, run))
             raise
+        except BaseException as exc:  # anything unexpected: never leave waiters on an unfinished future
+            future.set_exception(exc)
+            with self._lock:
+                self._cache.pop(key, None)
+            raise
         future.set_result(result)
         self._record(CallRecord(name, (time.perf_counter() - start) * 1000, False, None, step, region, run))
         return result

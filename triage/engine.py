@@ -125,7 +125,10 @@ def _coerce(spec: Input, value: Any) -> Any:
         elif spec.type == "number":
             value = float(value)
         elif spec.type == "boolean" and isinstance(value, str):
-            value = value.lower() in ("1", "true", "yes", "on")
+            words = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
+            if value.lower() not in words:  # a typo must not quietly mean false
+                raise ValueError(value)
+            value = words[value.lower()]
         elif spec.type == "duration":
             expr.parse_duration(value)  # validate; keep the user's spelling
         elif spec.type == "list" and isinstance(value, str):
