@@ -176,3 +176,15 @@ def test_an_unexpected_error_does_not_leave_identical_calls_waiting(world, monke
             pass
         else:
             raise AssertionError("expected the TypeError")
+
+
+def test_console_entry_flushes_output_and_keeps_the_exit_status(world):
+    """`triage` ends with os._exit after flushing (no interpreter teardown):
+    everything printed must still arrive, with the right exit status."""
+    env = {**os.environ, "AWS_REGION": "us-east-1"}
+    p = subprocess.run([sys.executable, "-m", "triage", "lambda-timeout", "--function", "orders-etl", "-o", "json",
+                        "--endpoint-url", world.url], capture_output=True, text=True, env=env, timeout=60)
+    assert p.returncode == 1
+    assert json.loads(p.stdout)["findings"][0]["check"] == "timeout-too-low"   # the whole document arrived
+    p = subprocess.run([sys.executable, "-m", "triage", "lambda-timeout"], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 2 and "needs --function" in p.stderr

@@ -173,5 +173,22 @@ def program(argv: list[str], env: Env) -> int:
     return args.handler(args, env)
 
 
+def entry() -> None:
+    """The console script. After the output is flushed the process ends with
+    os._exit: tearing down the interpreter (freeing botocore's service models,
+    millions of small objects) costs ~0.25 s of every run and does nothing a
+    finished command needs. Daemon threads (a black-holed read past
+    --deadline) end with it. In-process callers (tests, the REPL) use main()."""
+    import os
+
+    code = main()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # closed pipe: nothing left to deliver
+            pass
+    os._exit(code)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    entry()
