@@ -47,18 +47,14 @@ def can_paginate(service: str, operation: str) -> bool:
         return False
 
 
-def _guess(name: str, choices) -> str | None:
-    return suggest(name, choices)
-
-
 def operation_problem(service: str, operation: str) -> tuple[str, str | None] | None:
     """None when service.Operation exists and is a read; else (message, hint)."""
     if service not in available_services():
-        g = _guess(service, available_services())
+        g = suggest(service, available_services())
         return f"unknown AWS service '{service}'", (f"did you mean '{g}'?" if g else "use botocore's service name, e.g. lambda, logs, ec2, s3, iam")
     model = service_model(service)
     if operation not in model.operation_names:
-        g = _guess(operation, model.operation_names)
+        g = suggest(operation, model.operation_names)
         return (f"'{operation}' is not an operation of {service}",
                 f"did you mean {service}.{g}?" if g else f"see `aws {service} help` for its operations (PascalCase here)")
     if not is_read_operation(operation):
@@ -114,7 +110,7 @@ def _check_params(shape, value: Any, path: list, add, where: str) -> None:
             return
         for key, sub in value.items():
             if key not in shape.members:
-                g = _guess(str(key), shape.members)
+                g = suggest(str(key), shape.members)
                 add(path + [key], f"unknown parameter '{key}' for {where}",
                     f"did you mean '{g}'?" if g else f"valid parameters: {', '.join(shape.members)}")
                 continue
@@ -165,7 +161,7 @@ def _check_result_fields(playbook, data: dict, add, valid: set[str]) -> None:
                 if field == "error" and step.allow_errors:
                     break
                 if field not in shape.members:
-                    g = _guess(field, shape.members)
+                    g = suggest(field, shape.members)
                     shown = ".".join(chain).replace(".[]", "[]")
                     add(path, f"'{shown}': {step.call} returns no field '{field}' there",
                         f"did you mean '{g}'?" if g else f"fields there: {', '.join(list(shape.members)[:12])}")

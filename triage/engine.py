@@ -20,6 +20,7 @@ from .errors import AwsUnavailable, ReadOnlyViolation, UsageError
 from .playbook import SEVERITIES, Check, Input, Playbook, Step
 from .redact import Redactor
 from .sanitize import deep_clean
+from .suggest import suggest
 
 
 @dataclass
@@ -101,10 +102,9 @@ def coerce_inputs(playbook: Playbook, given: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     unknown = sorted(set(given) - set(playbook.inputs))
     if unknown:
-        import difflib
-        guess = difflib.get_close_matches(unknown[0], list(playbook.inputs), n=1)
+        guess = suggest(unknown[0], list(playbook.inputs))
         raise UsageError(f"{playbook.id} has no input '{unknown[0]}'",
-                         f"did you mean --{guess[0].replace('_', '-')}?" if guess else
+                         f"did you mean {playbook.inputs[guess].flag}?" if guess else
                          f"inputs: {', '.join(i.flag for i in playbook.inputs.values()) or 'none'}")
     for name, spec in playbook.inputs.items():
         value = given.get(name)

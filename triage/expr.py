@@ -479,9 +479,9 @@ def compile_expr(expression: str):
         raise ExprError(expression, str(exc).splitlines()[0], None) from None
     unknown = sorted(_function_names(compiled.parsed) - FUNCTION_NAMES)
     if unknown:
-        import difflib
-        guess = difflib.get_close_matches(unknown[0], FUNCTION_NAMES, n=1)
-        hint = f"; did you mean {guess[0]}()?" if guess else ""
+        from .suggest import suggest
+        guess = suggest(unknown[0], FUNCTION_NAMES)
+        hint = f"; did you mean {guess}()?" if guess else ""
         raise ExprError(expression, f"unknown function {unknown[0]}(){hint}", expression.find(unknown[0]))
     return compiled
 
