@@ -29,6 +29,11 @@ class Entry:
     triggers: tuple = ()           # regexes over pasted error text (see explain.py)
 
 
+def flag(name: str) -> str:
+    """The command-line flag of an input: since_hours -> --since-hours."""
+    return "--" + name.replace("_", "-")
+
+
 def builtin_dir() -> Path:
     # The wheel puts them in triage/playbooks; a source or editable checkout
     # has them at the top of the repo. Both without importlib.resources (~25 ms).

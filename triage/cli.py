@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from . import __version__
+from .catalog import flag
 from .errors import ExitStatus, PlaybookError, TriageError
+from .render import FORMATS
 
 EXAMPLES = """\
 examples:
@@ -46,7 +48,7 @@ def common_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
     g.add_argument("--region", default=d, help="AWS region (default: from profile or AWS_REGION)")
     g.add_argument("--endpoint-url", default=d, metavar="URL",
                    help="AWS endpoint, e.g. a moto server or LocalStack (also AWS_ENDPOINT_URL)")
-    g.add_argument("-o", "--output", choices=("text", "json", "markdown"), default=d, help="output format (default: text)")
+    g.add_argument("-o", "--output", choices=FORMATS, default=d, help="output format (default: text)")
     g.add_argument("--deadline", type=float, default=d, metavar="SECONDS",
                    help="stop waiting for AWS after this long and report what is known (exit 3)")
     g.add_argument("--connect-timeout", type=float, default=d, metavar="SECONDS",
@@ -73,7 +75,7 @@ def input_flags(parser: argparse.ArgumentParser, inputs: dict) -> None:
         kwargs: dict[str, Any] = {"dest": f"input_{name}", "help": help_text, "metavar": name.upper()}
         if spec.get("type") == "list":
             kwargs["action"] = "append"
-        g.add_argument("--" + name.replace("_", "-"), **kwargs)
+        g.add_argument(flag(name), **kwargs)
 
 
 def build_parser(entries: dict, commands: dict) -> argparse.ArgumentParser:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from .catalog import flag
 from .errortext import parse_error
 from .sanitize import clean
 
@@ -37,7 +38,7 @@ class Routing:
     notes: list[str] = field(default_factory=list)
 
     def missing_flags(self) -> list[str]:
-        return ["--" + m.replace("_", "-") for m in self.missing]
+        return [flag(m) for m in self.missing]
 
 
 @lru_cache(maxsize=512)

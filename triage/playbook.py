@@ -43,7 +43,8 @@ class Input:
 
     @property
     def flag(self) -> str:
-        return "--" + self.name.replace("_", "-")
+        from .catalog import flag
+        return flag(self.name)
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from ..catalog import flag
 from ..errors import ExitStatus
 from . import command
 
@@ -27,7 +28,7 @@ def cmd_playbooks(args, env) -> int:
         if getattr(args, "validate", False) and not e.error:
             e.error = _problem(e)
         broken += bool(e.error)
-        flags = " ".join(("--" + k.replace("_", "-")) + ("" if v.get("required") else "?") for k, v in e.inputs.items())
+        flags = " ".join(flag(k) + ("" if v.get("required") else "?") for k, v in e.inputs.items())
         origin = e.origin + (f" (overrides {e.overrides})" if e.overrides else "")
         title = e.title if not e.error else f"BROKEN: {e.error}"
         table.add_row(Text(e.id, style="bold cyan"), Text(title), Text(flags), Text(origin, style="dim"))

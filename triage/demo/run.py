@@ -72,12 +72,12 @@ def _demo_repl(args, env, url: str, cases: list, console) -> int:
     """The REPL connected to the embedded server, with the seeded incidents as suggestions."""
     from rich.text import Text
 
+    from ..render.values import command_line_flags
     from ..repl import start
 
     console.print(Text("Seeded incidents, try:", style="muted"))
     for case in cases:
-        flags = " ".join(f"--{k.replace('_', '-')} {v}" for k, values in case.inputs.items()
-                         for v in (values if isinstance(values, list) else [values]))
+        flags = command_line_flags(case.inputs)
         console.print(Text(f"  {case.playbook} {flags}", style="bold"), Text(f"  # {case.note}", style="muted"))
     args.endpoint_url, args.region = url, "us-east-1"
     return start(args, env)

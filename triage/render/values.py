@@ -4,6 +4,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ..catalog import flag
+
 MAX_ITEMS = 8
 
 
@@ -54,7 +56,6 @@ def command_line_flags(inputs: dict) -> str:
     for name, value in inputs.items():
         if value is None:
             continue
-        flag = "--" + name.replace("_", "-")
         for v in value if isinstance(value, list) else [value]:
-            parts.append(f"{flag} {shlex.quote(short(v))}")
+            parts.append(f"{flag(name)} {shlex.quote(short(v))}")
     return " ".join(parts)

@@ -9,12 +9,15 @@ from typing import Iterable
 from prompt_toolkit.completion import Completer, Completion, PathCompleter
 from prompt_toolkit.document import Document
 
+from ..catalog import flag
+from ..render import FORMATS
+
 # Options every playbook command accepts (cli.common_options), minus the
 # ones that make no sense inside a session.
 COMMON_FLAGS = {"--output": "text, json or markdown", "--deadline": "seconds to wait for AWS",
                 "--region": "one-off region for this run", "--profile": "one-off profile for this run",
                 "--endpoint-url": "one-off endpoint for this run"}
-OUTPUTS = ("text", "json", "markdown")
+OUTPUTS = FORMATS
 WAIT_FOR_NAMES_S = 2.0   # inside the completer thread only
 
 
@@ -92,7 +95,7 @@ class TriageCompleter(Completer):
         return entry if entry is not None and not entry.error else None
 
     def _playbook_args(self, entry, before: list[str], prev: str | None, current: str):
-        flags = {"--" + name.replace("_", "-"): (name, spec) for name, spec in entry.inputs.items()}
+        flags = {flag(name): (name, spec) for name, spec in entry.inputs.items()}
         if prev in flags and not current.startswith("-"):
             yield from self.input_values(flags[prev][1], current)
             return

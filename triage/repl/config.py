@@ -10,8 +10,9 @@ from importlib import resources
 from pathlib import Path
 
 from ..errors import UsageError
+from ..render import FORMATS
 
-OUTPUTS = ("text", "json", "markdown")
+OUTPUTS = FORMATS
 EDIT_MODES = ("emacs", "vi")
 
 
