@@ -572,20 +572,40 @@ def file_header(playbook_id: str) -> str:
             f"playbook: {playbook_id}\ncases:\n")
 
 
-def write_case(path: Path, playbook_id: str, case: dict) -> str:
-    """Add a case to a case file (creating it); a case with the same name is
-    replaced. Returns 'added' or 'replaced'."""
+class CaseExists(TriageError):
+    """A case of that name is already in the case file (and --replace was not given)."""
+
+
+def check_writable(path: Path, playbook_id: str, name: str | None = None, *, replace: bool = False) -> None:
+    """Raise before any work when a case cannot be written to `path`: the file
+    holds another playbook's cases, is not a valid case file, or already has a
+    case called `name` (unless `replace`)."""
+    if not path.exists():
+        return
+    if path.is_dir():
+        raise TriageError(f"{path} is a folder, not a case file", "pass --out with a file name (…/tests/<id>.cases.yaml)")
+    existing = load(path)
+    if existing.playbook != playbook_id:
+        raise TriageError(f"{path} holds cases for playbook '{existing.playbook}', not '{playbook_id}'",
+                          "pass --out with another file")
+    if name is not None and not replace and any(c.name == name for c in existing.cases):
+        raise CaseExists(f"case '{name}' already exists in {path}; not replaced",
+                         "pass --replace to overwrite it, or --name NEW to record it under another name")
+
+
+def write_case(path: Path, playbook_id: str, case: dict, *, replace: bool = False) -> str:
+    """Add a case to a case file (creating it). A case with the same name is
+    replaced only when `replace` is true; otherwise CaseExists is raised and
+    the file is left as it was. Returns 'added' or 'replaced'."""
     import yaml
 
+    check_writable(path, playbook_id, case["name"], replace=replace)
     item = _indent(dump_cases([case]))
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(file_header(playbook_id) + item, encoding="utf-8")
         return "added"
     existing = load(path)
-    if existing.playbook != playbook_id:
-        raise TriageError(f"{path} holds cases for playbook '{existing.playbook}', not '{playbook_id}'",
-                          "pass --out with another file")
     text = path.read_text(encoding="utf-8")
     if all(c.name != case["name"] for c in existing.cases):
         # Appending the item as text keeps the file's comments; it works when
