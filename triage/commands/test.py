@@ -29,67 +29,161 @@ class Target:
 
 @command("test", "run playbook test cases offline (recorded responses, expected findings)", arguments=_arguments)
 def cmd_test(args, env) -> int:
+    """Text: a line per case and a readable diff for each failure. JSON (-o json): one document,
+    {"passed": n, "failed": n, "errors": [{target, file, message, problems}], "seconds": s,
+     "cases": [{playbook, file, line, case, ok, ms, expected: {findings, unchecked}, got: {findings, unchecked},
+                diff: {findings: {missing, unexpected}, unchecked: {missing, unexpected}}, problems: [text]}]}
+    (a playbook without cases, or with an empty case file, is a failed entry whose case is null)."""
     from .. import casefile, playbook
-    from ..sanitize import clean
+    from .run import option
 
     started = time.perf_counter()
-    out = env.stdout
-    passed = failed = errors = 0
+    report = (_JsonReport if option(args, "output", "text") == "json" else _TextReport)(env.stdout)
     for target in collect(args.targets, getattr(args, "playbooks", None)):
         try:
             pb = playbook.load(target.playbook, origin=target.origin) if target.playbook else None
         except PlaybookError as exc:
-            out.write(f"ERROR {target.label}: the playbook does not validate\n{_indent(exc.message, 6)}\n")
-            errors += 1
+            report.error(target.label, target.playbook, f"{target.label}: the playbook does not validate", exc)
             continue
         cases_file = target.cases or (casefile.cases_path(target.playbook, pb.id) if target.playbook and pb else None)
         if cases_file is None or not cases_file.exists():
-            wanted = cases_file or "tests/<id>.cases.yaml"
-            out.write(f"FAIL  {target.label}: no test cases (expected {wanted})\n"
-                      f"      write them, or record one: triage record {target.playbook} --input NAME=VALUE --name CASE\n")
-            failed += 1
+            report.no_cases(target, pb, cases_file)
             continue
         try:
             cases = casefile.load(cases_file)
         except casefile.CaseFileError as exc:
-            out.write(f"ERROR {cases_file}: not a valid case file\n{_indent(exc.message, 6)}\n")
-            errors += 1
+            report.error(target.label, cases_file, f"{cases_file}: not a valid case file", exc)
             continue
         if pb is None:
             try:
                 pb = _playbook_for(cases, cases_file, getattr(args, "playbooks", None))
             except PlaybookError as exc:
-                out.write(f"ERROR {cases_file}: its playbook does not validate\n{_indent(exc.message, 6)}\n")
-                errors += 1
+                report.error(target.label, cases_file, f"{cases_file}: its playbook does not validate", exc)
                 continue
         if cases.playbook != pb.id:
-            out.write(f"ERROR {cases_file}: holds cases for playbook '{cases.playbook}', not '{pb.id}'\n")
-            errors += 1
+            report.error(target.label, cases_file,
+                         f"{cases_file}: holds cases for playbook '{cases.playbook}', not '{pb.id}'", None)
             continue
         selected = [c for c in cases.cases if not args.match or args.match in c.name]
-        out.write(f"{pb.id}  ({len(selected)} case{'s' if len(selected) != 1 else ''} in {cases_file})\n")
+        report.start(pb.id, cases_file, len(selected))
         if not cases.cases:
-            out.write("  FAIL  the case file has no cases\n")
-            failed += 1
+            report.empty(pb.id, cases_file)
         for case in selected:
-            outcome = casefile.run_case(pb, case)
-            if outcome.passed:
-                passed += 1
-                found = ", ".join(outcome.got_findings) or "no findings"
-                out.write(clean(f"  ok    {case.name}  [{found}]  {outcome.seconds * 1000:.0f} ms") + "\n")
-            else:
-                failed += 1
-                out.write(clean(f"  FAIL  {case.name}  ({cases_file}:{case.line})") + "\n")
-                for problem in outcome.problems:
-                    out.write(_indent(clean(problem), 8) + "\n")
-    total = time.perf_counter() - started
-    summary = f"{passed} passed, {failed} failed"
-    if errors:
-        summary += f", {errors} error{'s' if errors != 1 else ''}"
-    out.write(f"{summary} in {total:.2f} s\n")
-    if errors:
+            report.outcome(pb.id, cases_file, casefile.run_case(pb, case))
+    report.finish(time.perf_counter() - started)
+    if report.errors:
         return ExitStatus.USAGE
-    return ExitStatus.FINDINGS if failed else ExitStatus.OK
+    return ExitStatus.FINDINGS if report.failed else ExitStatus.OK
+
+
+class _TextReport:
+    """What `triage test` prints as it goes (the default)."""
+
+    def __init__(self, out):
+        self.out = out
+        self.passed = self.failed = self.errors = 0
+
+    def error(self, label: str, file, message: str, exc) -> None:
+        from ..sanitize import clean
+        self.errors += 1
+        self.out.write(clean(f"ERROR {message}") + "\n" + (_indent(exc.message, 6) + "\n" if exc is not None else ""))
+
+    def no_cases(self, target: Target, pb, cases_file) -> None:
+        self.failed += 1
+        wanted = cases_file or "tests/<id>.cases.yaml"
+        self.out.write(f"FAIL  {target.label}: no test cases (expected {wanted})\n"
+                       f"      write them, or record one: triage record {target.playbook} --input NAME=VALUE --name CASE\n")
+
+    def start(self, pid: str, cases_file, count: int) -> None:
+        self.out.write(f"{pid}  ({count} case{'s' if count != 1 else ''} in {cases_file})\n")
+
+    def empty(self, pid: str, cases_file) -> None:
+        self.failed += 1
+        self.out.write("  FAIL  the case file has no cases\n")
+
+    def outcome(self, pid: str, cases_file, outcome) -> None:
+        from ..sanitize import clean
+        case = outcome.case
+        if outcome.passed:
+            self.passed += 1
+            found = ", ".join(outcome.got_findings) or "no findings"
+            self.out.write(clean(f"  ok    {case.name}  [{found}]  {outcome.seconds * 1000:.0f} ms") + "\n")
+        else:
+            self.failed += 1
+            self.out.write(clean(f"  FAIL  {case.name}  ({cases_file}:{case.line})") + "\n")
+            for problem in outcome.problems:
+                self.out.write(_indent(clean(problem), 8) + "\n")
+
+    def finish(self, seconds: float) -> None:
+        summary = f"{self.passed} passed, {self.failed} failed"
+        if self.errors:
+            summary += f", {self.errors} error{'s' if self.errors != 1 else ''}"
+        self.out.write(f"{summary} in {seconds:.2f} s\n")
+
+
+class _JsonReport:
+    """The same results as one JSON document, written at the end (-o json)."""
+
+    def __init__(self, out):
+        self.out = out
+        self.cases: list[dict] = []
+        self.error_list: list[dict] = []
+
+    @property
+    def passed(self) -> int:
+        return sum(c["ok"] for c in self.cases)
+
+    @property
+    def failed(self) -> int:
+        return sum(not c["ok"] for c in self.cases)
+
+    @property
+    def errors(self) -> int:
+        return len(self.error_list)
+
+    def error(self, label: str, file, message: str, exc) -> None:
+        from ..sanitize import clean
+        from .playbooks import problem_dict
+        problems = [problem_dict(p) for p in getattr(exc, "problems", None) or []]
+        self.error_list.append({"target": label, "file": str(file) if file else None, "message": clean(message),
+                                "problems": problems})
+
+    def _entry(self, pid, cases_file, name, ok, problems, *, line=None, ms=None, expected=None, got=None) -> dict:
+        expected = expected or {"findings": [], "unchecked": []}
+        got = got or {"findings": [], "unchecked": []}
+
+        def diff(key: str) -> dict:
+            return {"missing": [x for x in expected[key] if x not in got[key]],
+                    "unexpected": [x for x in got[key] if x not in expected[key]]}
+        return {"playbook": pid, "file": str(cases_file) if cases_file else None, "line": line, "case": name,
+                "ok": ok, "ms": ms, "expected": expected, "got": got,
+                "diff": {"findings": diff("findings"), "unchecked": diff("unchecked")}, "problems": problems}
+
+    def no_cases(self, target: Target, pb, cases_file) -> None:
+        wanted = cases_file or "tests/<id>.cases.yaml"
+        self.cases.append(self._entry(pb.id if pb else target.label, cases_file, None, False,
+                                      [f"no test cases (expected {wanted}); write them, or record one: "
+                                       f"triage record {target.playbook} --input NAME=VALUE --name CASE"]))
+
+    def start(self, pid: str, cases_file, count: int) -> None:
+        pass
+
+    def empty(self, pid: str, cases_file) -> None:
+        self.cases.append(self._entry(pid, cases_file, None, False, ["the case file has no cases"]))
+
+    def outcome(self, pid: str, cases_file, outcome) -> None:
+        from ..sanitize import clean
+        case = outcome.case
+        self.cases.append(self._entry(
+            pid, cases_file, case.name, outcome.passed, [clean(p) for p in outcome.problems], line=case.line,
+            ms=round(outcome.seconds * 1000, 1),
+            expected={"findings": sorted(case.findings), "unchecked": sorted(case.unchecked)},
+            got={"findings": sorted(outcome.got_findings), "unchecked": sorted(outcome.got_unchecked)}))
+
+    def finish(self, seconds: float) -> None:
+        from ..render.json import render_json
+        render_json({"passed": self.passed, "failed": self.failed, "errors": self.error_list,
+                     "seconds": round(seconds, 3), "cases": self.cases}, self.out)
 
 
 def collect(targets: list[str], extra_dirs: list[str] | None) -> list[Target]:
