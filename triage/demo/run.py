@@ -48,16 +48,23 @@ def run_demo(args, env) -> int:
         with ThreadPoolExecutor(max_workers=4) as pool:
             diagnoses = list(pool.map(diagnose, cases))
         mismatches = []
+        results = []
         for case, diagnosis in zip(cases, diagnoses):
             got = sorted(f.check for f in diagnosis.findings)
             if got != sorted(case.expect):
                 mismatches.append((case, got))
+            if fmt == "json":  # one document for the whole demo, written below
+                results.append(diagnosis.to_dict())
+                continue
             if fmt == "text":
                 console.print(Rule(Text(f"{case.note}", style="bold")))
             render(diagnosis.to_dict(), fmt, env.stdout)
             if fmt == "text":
                 console.print()
         elapsed = time.monotonic() - started
+    if fmt == "json":
+        from ..render.json import render_json
+        render_json(demo_document(results, mismatches, elapsed), env.stdout)
     console.print(Text(f"Demo: {len(cases)} playbook runs against seeded incidents in {elapsed:.1f} s. "
                        "Run `triage demo` in a terminal to explore these incidents interactively; "
                        "against your account: triage lambda-timeout --function NAME",
@@ -66,6 +73,15 @@ def run_demo(args, env) -> int:
         console.print(Text(f"unexpected result for {case.playbook} {case.inputs}: got {got}, expected {sorted(case.expect)}",
                            style="high"))
     return ExitStatus.FINDINGS if mismatches else ExitStatus.OK
+
+
+def demo_document(diagnoses: list[dict], mismatches: list, seconds: float) -> dict:
+    """`triage demo -o json`: {"demo": [diagnosis dicts, in scenario order],
+    "mismatches": [{playbook, inputs, expected, got}], "seconds": s}."""
+    return {"demo": diagnoses,
+            "mismatches": [{"playbook": case.playbook, "inputs": case.inputs, "expected": sorted(case.expect),
+                            "got": got} for case, got in mismatches],
+            "seconds": round(seconds, 2)}
 
 
 def _demo_repl(args, env, url: str, cases: list, console) -> int:
