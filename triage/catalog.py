@@ -22,7 +22,7 @@ class Entry:
     title: str
     summary: str
     path: Path
-    origin: str                    # "built-in" or the folder it came from
+    origin: str                    # "built-in" or the folder it came from (a label, never trusted)
     inputs: dict
     overrides: str | None = None   # path of the playbook this one replaces
     error: str | None = None       # header could not be read
@@ -46,6 +46,16 @@ def builtin_dir() -> Path:
         return Path(str(resources.files("triage.playbooks")))
     except ModuleNotFoundError:
         return here.parent / "playbooks"
+
+
+def is_builtin(path: str | Path) -> bool:
+    """True only for a file that really lies in the installed package's playbook
+    folder (links resolved). Decided by location, never by a folder or origin
+    name: a user folder called `built-in` is a user folder."""
+    try:
+        return Path(path).resolve().parent == builtin_dir().resolve()
+    except (OSError, RuntimeError):  # unreadable or a symlink loop: not ours
+        return False
 
 
 def user_dirs(extra: list[str] | None = None) -> list[Path]:
@@ -79,7 +89,7 @@ def _read_header(path: Path, cache: dict) -> dict:
         stamp = [st.st_mtime_ns, st.st_size]
     except OSError:
         stamp = None
-    key = str(path)
+    key = str(path.absolute())  # a relative path names different files from different folders
     hit = cache.get(key)
     if stamp is not None and isinstance(hit, dict) and hit.get("stamp") == stamp and isinstance(hit.get("fields"), dict):
         return hit["fields"]
@@ -138,7 +148,8 @@ def _save_cache(cache: dict) -> None:
 def discover(extra_dirs: list[str] | None = None) -> dict[str, Entry]:
     entries: dict[str, Entry] = {}
     cache = _load_cache()
-    sources = [(builtin_dir(), "built-in")] + [(d, str(d)) for d in user_dirs(extra_dirs)]
+    # A user folder is labelled with its absolute path, so no folder name can read as "built-in".
+    sources = [(builtin_dir(), "built-in")] + [(d, str(d.absolute())) for d in user_dirs(extra_dirs)]
     for folder, origin in sources:
         for path in sorted(folder.glob("*.y*ml")):
             entry = _header(path, origin, cache)
@@ -152,5 +163,6 @@ def discover(extra_dirs: list[str] | None = None) -> dict[str, Entry]:
 def load(entry: Entry):
     from . import playbook
     # Shipped playbooks are validated against botocore in CI; skipping that
-    # here saves ~0.4 s of model loading per run. User playbooks get it all.
-    return playbook.load(entry.path, origin=entry.origin, deep=entry.origin != "built-in")
+    # here saves ~0.4 s of model loading per run. User playbooks get it all:
+    # what is shipped is decided by the file's real location, not by its origin label.
+    return playbook.load(entry.path, origin=entry.origin, deep=not is_builtin(entry.path))

@@ -112,7 +112,7 @@ class Playbook:
     triggers: list[re.Pattern]
     derive: dict[str, str] = field(default_factory=dict)
     references: tuple = ()
-    origin: str = "built-in"
+    origin: str = "file"     # a label for people; what is shipped is catalog.is_builtin(path)
     scan: ScanSpec | None = None
     raw: dict = field(default_factory=dict, repr=False)
 
@@ -229,7 +229,7 @@ def _start_hint(name: str, known: set[str]) -> str:
 
 # --- loading ----------------------------------------------------------------
 
-def load(path: str | Path, *, origin: str = "built-in", deep: bool = True) -> Playbook:
+def load(path: str | Path, *, origin: str = "file", deep: bool = True) -> Playbook:
     """Load and validate a playbook file; raise PlaybookError with every problem."""
     path = Path(path)
     filename = str(path)
