@@ -281,6 +281,13 @@ class _Builder:
         self.input_refs(path, [expression], inputs)
         return self.refs(path, names - {"item"}, known, inputs)
 
+    def no_item(self, path: list, expression: str, where: str, template: bool = False) -> None:
+        """`item` read where no element is being fanned out over: it is always null there."""
+        if "item" in self.compile(path, expression, template):
+            self.problem(path, f"`item` is not defined in {where}: it is only set in the params and region "
+                         "of a step with `for_each`",
+                         "read a for_each step's entries as <step>[].item and <step>[].result")
+
     def compile(self, path: list, expression: str, template: bool = False) -> set[str]:
         """Compile an expression or template; return the root names it reads."""
         try:
@@ -325,6 +332,7 @@ class _Builder:
                 self.problem(path, f"derived value '{name}' has the name of a step or a reserved name", "rename it")
                 continue
             later = self.compile(path, e) & (set(derive) - set(self.derived_needs) - {name})
+            self.no_item(path, e, "a derived value")
             for n in sorted(later):
                 self.problem(path, f"'{n}' is derived further down; a derived value can only use the ones above it",
                              f"move '{name}' below '{n}'")
@@ -436,6 +444,7 @@ class _Builder:
         for key in ("when", "for_each"):
             if spec.get(key):
                 needs |= self.read(base + [key], spec[key], known, inputs)
+                self.no_item(base + [key], spec[key], f"a step's `{key}` (evaluated once, before any fan-out)")
         if uses_item and not spec.get("for_each"):
             self.problem(base, "`item` is only defined inside a step with `for_each`", "add `for_each:` or remove `item`")
         if sid in needs:
@@ -456,9 +465,11 @@ class _Builder:
             parts.append((base + ["fix", "text"], fix["text"], True))
         parts += [(base + ["fix", "commands", j], c, True) for j, c in enumerate(fix.get("commands") or [])]
         when_names = self.read(base + ["when"], spec["when"], known, inputs)
+        self.no_item(base + ["when"], spec["when"], "a check")
         names = set(when_names)
         for path, text, template in parts:
             names |= self.read(path, text, known, inputs, template=template)
+            self.no_item(path, text, "a check", template)
         # Only the steps behind `when` decide a check; steps read only by the
         # evidence or the fix text may fail and leave those values null.
         return Check(id=spec["id"], severity=spec["severity"], when=spec["when"], title=spec["title"],
