@@ -113,7 +113,7 @@ def test_demo_runs_offline_and_shows_every_lambda_timeout_finding():
     p = subprocess.run([sys.executable, "-m", "triage", "demo", "--scenario", "lambda-timeout", "--output", "json"],
                        capture_output=True, text=True, env=env, timeout=180)
     assert p.returncode == 0, p.stderr
-    outputs = [json.loads(chunk) for chunk in p.stdout.replace("}\n{", "}\n\x00{").split("\x00")]
+    outputs = json.loads(p.stdout)["demo"]     # one JSON document
     by_function = {o["inputs"]["function"]: sorted(f["check"] for f in o["findings"]) for o in outputs}
     assert by_function["migrate-db"] == ["at-hard-limit"]
     assert by_function["orders-etl"] == ["timeout-too-low"]

@@ -154,7 +154,7 @@ def test_demo_shows_the_issue_4_incidents_offline():
                         "rds-connections", "--scenario", "account-posture", "--output", "json"],
                        capture_output=True, text=True, env=env, timeout=180)
     assert p.returncode == 0, p.stderr          # the demo flags any case whose findings differ
-    outputs = [json.loads(chunk) for chunk in p.stdout.replace("}\n{", "}\n\x00{").split("\x00")]
+    outputs = json.loads(p.stdout)["demo"]     # one JSON document
     fired = {f["check"] for o in outputs for f in o["findings"]}
     assert fired == {"function-missing", "event-source-missing", "event-source-mapping-unhealthy",
                      "s3-notification-target-missing", "missing-invoke-permission", "connections-near-max",

@@ -104,11 +104,19 @@ def test_function_given_as_arn(cli):
     assert [f["check"] for f in data["findings"]] == ["timeout-too-low"]
 
 
-def test_unknown_function_is_unchecked_not_a_crash(cli):
+def test_unknown_function_is_one_finding_not_a_pile_of_unchecked_checks(cli):
     code, data = diagnose(cli, "no-such-function")
-    assert code == 0 and data["findings"] == []
-    assert {u["check"] for u in data["unchecked"]} == {"at-hard-limit", "timeout-too-low", "duration-near-timeout", "vpc-without-nat"}
-    assert all("ResourceNotFoundException" in u["reason"] for u in data["unchecked"])
+    assert code == 1 and data["outcome"] == "findings"
+    [f] = data["findings"]
+    assert f["check"] == "subject-not-found"
+    assert f["title"] == "Lambda function no-such-function does not exist in us-east-1"
+    assert "ResourceNotFoundException" in f["explanation"] and "triage looked in us-east-1" in f["explanation"]
+    assert f["evidence"] == {"name": "no-such-function", "region": "us-east-1", "error": "ResourceNotFoundException"}
+    assert "aws lambda list-aliases --function-name no-such-function --region us-east-1" in f["fix"]["commands"]
+    # every check reads the function's configuration: none is listed as unchecked
+    assert data["unchecked"] == []
+    r = cli("lambda-timeout", "--function", "no-such-function")
+    assert "does not exist in us-east-1" in r.out and "Not evaluated" not in r.out and "could not check" not in r.out
 
 
 @pytest.mark.parametrize("fmt", ["text", "markdown"])

@@ -85,11 +85,14 @@ def test_without_functions_only_the_database_is_judged(cli):
     assert [f["check"] for f in data["findings"]] == ["connections-near-max"]
 
 
-def test_unknown_db_is_unchecked_not_a_crash(cli):
+def test_unknown_db_is_one_finding_not_a_crash(cli):
     code, data = diagnose(cli, "no-such-db", "orders-api")
-    assert data["findings"] == []
-    assert {u["check"] for u in data["unchecked"]} >= {"connections-near-max", "no-rds-proxy"}
-    assert all("DBInstanceNotFound" in u["reason"] for u in data["unchecked"] if u["check"] != "unbounded-lambda-concurrency")
+    assert code == 1 and data["outcome"] == "findings"
+    assert [f["check"] for f in data["findings"]] == ["subject-not-found"]
+    f = data["findings"][0]
+    assert f["title"] == "DB instance no-such-db does not exist in us-east-1"
+    assert f["evidence"]["error"] in ("DBInstanceNotFound", "DBInstanceNotFoundFault")
+    assert "connections-near-max" not in {u["check"] for u in data["unchecked"]}
 
 
 @pytest.mark.parametrize("value,engine,mib,expected", [

@@ -26,18 +26,25 @@ THROTTLE_CODES = frozenset({
     "TooManyRequestsException", "ProvisionedThroughputExceededException", "RequestLimitExceeded",
     "SlowDown", "RequestThrottled", "BandwidthLimitExceeded", "LimitExceededException",
 })
+# Error codes that say the thing asked about does not exist.
+NOT_FOUND_CODES = frozenset({"NoSuchEntity", "NoSuchBucket", "NoSuchKey", "NoSuchBucketPolicy", "NotFound",
+                             "ResourceNotFoundException", "ResourceNotFound", "NotFoundException"})
 CREDENTIAL_CODES = frozenset({"UnrecognizedClientException", "InvalidClientTokenId", "ExpiredToken",
                               "ExpiredTokenException", "SignatureDoesNotMatch", "InvalidSignatureException"})
 
 
 @dataclass
 class CallError:
-    """Why a call produced no result. kind: denied | throttled | not-found-allowed | error | credentials | network | readonly"""
+    """Why a call produced no result. kind: denied | throttled | not-found | error | credentials | network | readonly"""
 
     kind: str
     code: str
     message: str
     needs: str | None = None
+
+    @property
+    def not_found(self) -> bool:
+        return self.kind == "not-found"
 
     def reason(self, call: str) -> str:
         if self.kind == "denied":
@@ -66,10 +73,14 @@ class CallRecord:
     step: str | None = None
     region: str | None = None
     run: int | None = None   # which engine.run made it (one Aws may serve concurrent runs)
+    age: float | None = None  # for a cached answer: seconds since AWS gave it
 
     def to_dict(self) -> dict:
-        return {"call": self.call, "ms": round(self.ms, 1), "cached": self.cached, "error": self.error,
+        data = {"call": self.call, "ms": round(self.ms, 1), "cached": self.cached, "error": self.error,
                 "step": self.step, "region": self.region}
+        if self.cached and self.age is not None:
+            data["age_s"] = round(self.age, 1)
+        return data
 
 
 @dataclass
@@ -77,10 +88,12 @@ class AwsSettings:
     profile: str | None = None
     region: str | None = None
     endpoint_url: str | None = None
-    connect_timeout: float = 5.0
-    read_timeout: float = 30.0
+    # Bounded at 3 a.m.: a black-holed endpoint must not cost minutes.
+    connect_timeout: float = 3.0
+    read_timeout: float = 15.0
     max_attempts: int = 6
     max_pool: int = 32
+    cache_ttl: float | None = None   # None: answers live as long as the Aws (one CLI command)
 
 
 class Aws:
@@ -88,12 +101,15 @@ class Aws:
     session (REPL, until `refresh`)."""
 
     def __init__(self, settings: AwsSettings | None = None, redactor=None):
+        from .redact import shared
+
         self.settings = settings or AwsSettings()
-        self.redactor = redactor
+        self.redactor = redactor or shared()
         self._session = None
         self._clients: dict[tuple, Any] = {}
         self._lock = threading.Lock()
-        self._cache: dict[tuple, Future] = {}
+        self._cache: dict[tuple, tuple[Future, float]] = {}   # key -> (answer, when it was asked)
+        self._endpoints = _EndpointHealth()
         self.log: list[CallRecord] = []
         self._log_lock = threading.Lock()
 
@@ -152,6 +168,8 @@ class Aws:
                                                config=config)
                 client.meta.events.register("before-parameter-build", _guard_read_only)
                 client.meta.events.register("before-parse", _reject_non_json_body)
+                client.meta.events.register("before-send", self._endpoints.before_send)
+                client.meta.events.register_first("needs-retry", self._endpoints.needs_retry)
                 self._clients[key] = client
         return client
 
@@ -164,12 +182,16 @@ class Aws:
             raise ReadOnlyViolation(f"refused {service}.{operation}: {refusal(operation)}")
         region = region or self.region
         key = (service, region, operation, json.dumps(params, sort_keys=True, default=str), paginate, max_items)
+        ttl = self.settings.cache_ttl
         with self._lock:
-            future = self._cache.get(key)
-            owner = future is None
+            entry = self._cache.get(key)
+            if entry is not None and ttl is not None and entry[0].done() and time.monotonic() - entry[1] > ttl:
+                entry = None   # too old to be trusted: ask AWS again
+            owner = entry is None
             if owner:
-                future = Future()
-                self._cache[key] = future
+                entry = (Future(), time.monotonic())
+                self._cache[key] = entry
+        future, asked = entry
         name = f"{service}.{operation}"
         start = time.perf_counter()
         if not owner:
@@ -178,7 +200,7 @@ class Aws:
             finally:
                 exc = future.exception()
                 self._record(CallRecord(name, (time.perf_counter() - start) * 1000, True,
-                                        _error_text(exc), step, region, run))
+                                        _error_text(exc), step, region, run, age=time.monotonic() - asked))
         try:
             result = self._invoke(service, operation, params, region, paginate, max_items, max_attempts)
         except CallFailed as exc:
@@ -237,8 +259,10 @@ class Aws:
         if isinstance(result, dict):
             result.pop("ResponseMetadata", None)
             result.pop("NextToken", None)
-        if self.redactor is not None:
-            result = self.redactor.result(service, operation, result)
+        # The result stays exact; the redactor only remembers its secrets
+        # so that every output masks them.
+        self.redactor.learn(service, operation, result,
+                            client.meta.service_model.operation_model(operation).output_shape)
         return result
 
     def _record(self, record: CallRecord) -> None:
@@ -248,6 +272,7 @@ class Aws:
     def clear_cache(self) -> None:
         with self._lock:
             self._cache.clear()
+        self._endpoints = _EndpointHealth()   # `refresh`: an endpoint that was down may be back
 
     def whoami(self) -> dict:
         return self.call("sts", "GetCallerIdentity", {})
@@ -269,7 +294,18 @@ def _reject_non_json_body(operation_model, response_dict, **_):
             or operation_model.output_shape.serialization.get("payload"):
         return
     body = response_dict.get("body") or b""
-    if isinstance(body, (bytes, bytearray)) and body.strip() and not (body.lstrip()[:1] == b"{" and body.rstrip()[-1:] == b"}"):
+    if not isinstance(body, (bytes, bytearray)):
+        return
+    if not body.strip():
+        # An empty body parses as "no fields": DescribeTrails with no trails.
+        # AWS's JSON protocol always sends an object; rest-json may omit the
+        # body only when every output field travels in headers.
+        body_fields = [m for m in operation_model.output_shape.members.values() if not m.serialization.get("location")]
+        if operation_model.service_model.protocol == "json" or body_fields:
+            from botocore.parsers import ResponseParserError
+            raise ResponseParserError(f"HTTP {response_dict['status_code']} with an empty body")
+        return
+    if not (body.lstrip()[:1] == b"{" and body.rstrip()[-1:] == b"}"):
         from botocore.parsers import ResponseParserError
         raise ResponseParserError(f"HTTP {response_dict['status_code']} body is not JSON: {bytes(body[:60])!r}")
 
@@ -282,7 +318,57 @@ def classify(code: str, status: int | None = None) -> str:
         return "denied"
     if code in THROTTLE_CODES or status == 429:
         return "throttled"
+    if code in NOT_FOUND_CODES or code.startswith("NoSuch") or code.endswith(("NotFound", "NotFoundFault",
+                                                                              "NotFoundException")):
+        return "not-found"
     return "error"
+
+
+class _EndpointHealth:
+    """Network failures against an endpoint that has never answered are not
+    retried, and once it has failed that way later calls fail at once: a
+    black-holed endpoint costs one read timeout, not attempts x timeout per
+    call. An endpoint that has answered keeps botocore's retries, except
+    that a read timeout is retried once at most."""
+
+    def __init__(self) -> None:
+        self._answered: set[str] = set()
+        self._dead: dict[str, BaseException] = {}
+        self._lock = threading.Lock()
+
+    def before_send(self, request, **_):
+        host = _host(request.url)
+        with self._lock:
+            dead = self._dead.get(host)
+        if dead is not None:
+            from botocore.exceptions import EndpointConnectionError
+            raise EndpointConnectionError(endpoint_url=f"{host} (it did not answer an earlier call: {dead})")
+        return None
+
+    def needs_retry(self, attempts, request_dict=None, response=None, caught_exception=None, **_):
+        from botocore import exceptions as bexc
+
+        host = _host((request_dict or {}).get("url", ""))
+        if response is not None:
+            with self._lock:
+                self._answered.add(host)
+            return None                      # an HTTP answer: botocore's policy decides
+        network = (bexc.ConnectTimeoutError, bexc.ReadTimeoutError, bexc.EndpointConnectionError,
+                   bexc.ConnectionClosedError)
+        if not isinstance(caught_exception, network):
+            return None
+        with self._lock:
+            answered = host in self._answered
+            if not answered:
+                self._dead.setdefault(host, caught_exception)
+        if not answered or (isinstance(caught_exception, bexc.ReadTimeoutError) and attempts >= 2):
+            raise caught_exception           # no retry: the call fails with this error now
+        return None
+
+
+def _host(url: str) -> str:
+    from urllib.parse import urlsplit
+    return urlsplit(url).netloc
 
 
 def _error_text(exc: BaseException | None) -> str | None:

@@ -374,8 +374,8 @@ class ReplayAws:
         with self._lock:
             self.log.append(CallRecord(name, 0.0, cached, None, step, region))
         result = copy.deepcopy(recorded.response)
-        if self.redactor is not None:
-            result = self.redactor.result(service, operation, result)
+        if self.redactor is not None:   # facts stay exact; the redactor only remembers the secrets
+            self.redactor.learn(service, operation, result)
         return result
 
     def _unrecorded_message(self, service: str, operation: str, params: dict, region: str, step: str | None) -> str:
@@ -493,8 +493,8 @@ def _dump(value: Any, indent: bool = False) -> str:
 # --- recording ---------------------------------------------------------------
 
 class RecordingAws(Aws):
-    """An Aws that remembers every distinct call and its (already redacted)
-    answer or error, in the order they were first made."""
+    """An Aws that remembers every distinct call and its exact answer or
+    error, in the order they were first made (masked when the case is written)."""
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
@@ -552,8 +552,8 @@ def case_from_run(name: str, diagnosis, calls: list[RecordedCall], recorded_at: 
             entry["region"] = c.region
         if c.error is not None:
             entry["error"] = c.error
-        else:
-            entry["response"] = c.response
+        else:   # the output edge: what AWS marks sensitive, and secret-named fields, are masked
+            entry["response"] = diagnosis.redactor.result(c.service, c.operation, c.response)
         out_calls.append(entry)
     case["calls"] = out_calls
     return diagnosis.redactor.deep(case)

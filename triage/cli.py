@@ -26,8 +26,9 @@ examples:
   triage validate playbooks/*.yaml
   triage demo                      # offline: embedded moto server with seeded incidents
 
-exit status: 0 no findings, 1 findings, 2 usage or playbook error,
-             3 AWS unreachable or no credentials, 130 interrupted
+exit status: 0 healthy (every check ran, nothing found), 1 findings,
+             2 usage or playbook error, 3 AWS unreachable or no credentials,
+             4 inconclusive (nothing found, some checks could not run), 130 interrupted
 """
 
 
@@ -50,11 +51,12 @@ def common_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
                    help="AWS endpoint, e.g. a moto server or LocalStack (also AWS_ENDPOINT_URL)")
     g.add_argument("-o", "--output", choices=FORMATS, default=d, help="output format (default: text)")
     g.add_argument("--deadline", type=float, default=d, metavar="SECONDS",
-                   help="stop waiting for AWS after this long and report what is known (exit 3)")
+                   help="stop waiting for AWS after this long and report what is known, exit 3 "
+                        "(default: 60 per playbook run, 300 for a scan)")
     g.add_argument("--connect-timeout", type=float, default=d, metavar="SECONDS",
-                   help="per-request TCP connect timeout (default: 5)")
+                   help="per-request TCP connect timeout (default: 3)")
     g.add_argument("--read-timeout", type=float, default=d, metavar="SECONDS",
-                   help="per-request read timeout (default: 30)")
+                   help="per-request read timeout (default: 15)")
     g.add_argument("--max-attempts", type=int, default=d, metavar="N",
                    help="attempts per call, retries included (default: 6)")
     g.add_argument("--playbooks", action="append", default=d, metavar="DIR", help="extra playbook folder (repeatable)")
@@ -108,7 +110,12 @@ def build_parser(entries: dict, commands: dict) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None, env: Env | None = None) -> int:
+    from .redact import SafeStream
+
     env = env or Env()
+    # The output edge: whatever is written, secrets seen in this process are masked.
+    if not isinstance(env.stdout, SafeStream):
+        env.stdout, env.stderr = SafeStream(env.stdout), SafeStream(env.stderr)
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
     try:

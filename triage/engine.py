@@ -19,6 +19,7 @@ from .aws import Aws, CallError, CallFailed
 from .errors import AwsUnavailable, ReadOnlyViolation, UsageError
 from .playbook import SEVERITIES, Check, Input, Playbook, Step
 from .redact import Redactor
+from .redact import shared as shared_redactor
 from .sanitize import deep_clean
 from .suggest import suggest
 
@@ -74,12 +75,26 @@ class Diagnosis:
     seconds: float = 0.0
     unavailable: str | None = None    # set when AWS could not be reached at all
     interrupted: bool = False
+    region_source: str | None = None  # "from the ARN" when an input's ARN chose the region
+
+    @property
+    def outcome(self) -> str:
+        """Exactly one of OUTCOMES. "healthy" only when every check ran."""
+        if self.unavailable:
+            return "unavailable"
+        if self.findings:
+            return "findings"
+        if self.unchecked or self.interrupted:
+            return "inconclusive"
+        return "healthy"
 
     def to_dict(self) -> dict:
-        """The JSON API; every string redacted and stripped of control sequences."""
+        """The JSON API, through the output edge: every string redacted and
+        stripped of control sequences."""
         data = {
             "playbook": self.playbook.id,
             "title": self.playbook.title,
+            "outcome": self.outcome,
             "region": self.region,
             "inputs": self.inputs,
             "findings": [f.to_dict() for f in self.findings],
@@ -88,9 +103,20 @@ class Diagnosis:
             "calls": [c.to_dict() for c in self.calls],
             "seconds": round(self.seconds, 3),
         }
+        if self.region_source:
+            data["region_source"] = self.region_source
         if self.unavailable:
             data["error"] = self.unavailable
         return deep_clean(self.redactor.deep(data))
+
+
+# outcome -> what it means; the exit status of each is errors.ExitStatus.for_outcome
+OUTCOMES = {
+    "findings": "at least one check found a problem",
+    "healthy": "every check ran and none found a problem",
+    "inconclusive": "no problem found, but at least one check could not run (each is named, with why)",
+    "unavailable": "AWS could not be reached: endpoint unreachable, no credentials, or the deadline passed",
+}
 
 
 ProgressFn = Callable[[str, str], None]   # (event, step id) -> None
@@ -146,9 +172,15 @@ def run(playbook: Playbook, inputs: dict[str, Any], aws: Aws, *, deadline: float
         max_workers: int = 16, region: str | None = None) -> Diagnosis:
     started = time.monotonic()
     values = coerce_inputs(playbook, inputs)
-    redactor = aws.redactor if aws.redactor is not None else Redactor()
+    redactor = aws.redactor if aws.redactor is not None else shared_redactor()
     aws.redactor = redactor
-    region = region or aws.region   # a scan runs many regions on one shared Aws
+    # A scan passes each run's region; otherwise --region, then the region
+    # inside an ARN input (--function arn:aws:lambda:eu-west-1:...), then the profile's.
+    region_source = None
+    if region is None:
+        explicit = getattr(getattr(aws, "settings", None), "region", None)
+        arn_region = None if explicit else _arn_region(playbook, values)
+        region, region_source = (arn_region, "from the ARN") if arn_region else (aws.region, None)
     context: dict[str, Any] = {"inputs": values, "region": region}
     outcomes: dict[str, StepOutcome] = {}
     log_start = len(aws.log)
@@ -208,7 +240,12 @@ def run(playbook: Playbook, inputs: dict[str, Any], aws: Aws, *, deadline: float
             derive_errors[name] = str(exc)
 
     findings, unchecked = [], []
+    missing = _subject_missing(playbook, outcomes, context)
+    if missing is not None:
+        findings.append(missing)
     for check in playbook.checks:
+        if missing is not None and playbook.subject.step in _steps_behind(check.needs, playbook):
+            continue   # about a resource that does not exist: the finding above says so, once
         result = _evaluate(check, context, outcomes, playbook, derive_errors)
         if isinstance(result, Finding):
             findings.append(result)
@@ -218,9 +255,55 @@ def run(playbook: Playbook, inputs: dict[str, Any], aws: Aws, *, deadline: float
     # this run's calls only: an Aws shared by concurrent runs (scan, demo, REPL) logs them all
     calls = [c for c in aws.log[log_start:] if getattr(c, "run", None) in (run_id, None)]
     diagnosis = Diagnosis(playbook, values, findings, unchecked, calls, outcomes, redactor, region,
-                          time.monotonic() - started, interrupted=cancel.is_set())
+                          time.monotonic() - started, interrupted=cancel.is_set(), region_source=region_source)
     diagnosis.unavailable = _unavailable(outcomes, calls, stop_reason if timed_out else None)
     return diagnosis
+
+
+def _arn_region(playbook: Playbook, values: dict) -> str | None:
+    """The region of the first string input that is a regional ARN."""
+    for name in playbook.inputs:
+        value = values.get(name)
+        if isinstance(value, str) and value.startswith("arn:"):
+            parts = value.split(":")
+            if len(parts) > 4 and parts[3]:
+                return parts[3]
+    return None
+
+
+def _steps_behind(needs: frozenset, playbook: Playbook) -> set[str]:
+    """Every step a set of steps waits for, transitively."""
+    seen: set[str] = set()
+    todo = list(needs)
+    while todo:
+        sid = todo.pop()
+        if sid not in seen and sid in playbook.steps:
+            seen.add(sid)
+            todo += playbook.steps[sid].needs
+    return seen
+
+
+def _subject_missing(playbook: Playbook, outcomes: dict[str, StepOutcome], context: dict) -> Finding | None:
+    """The finding when the playbook's subject does not exist (its step answered not-found)."""
+    subject = playbook.subject
+    outcome = outcomes.get(subject.step) if subject else None
+    if outcome is None or outcome.status != "failed" or outcome.error is None or not outcome.error.not_found:
+        return None
+    name = _text(subject.name, context)
+    region = context.get("region")
+    step = playbook.steps[subject.step]
+    explanation = (f"{step.call} answered {outcome.error.code}: {outcome.error.message.strip() or 'not found'}. "
+                   f"triage looked in {region}. Names are case-sensitive"
+                   + (" and regional." if step.service not in ("iam", "organizations", "s3") else "."))
+    hint = _text(subject.hint, context) if subject.hint else ""
+    return Finding(
+        check="subject-not-found", severity="high",
+        title=f"{subject.kind} {name} does not exist in {region}" if step.service not in ("iam", "organizations")
+        else f"{subject.kind} {name} does not exist",
+        explanation=explanation, evidence={"name": name, "region": region, "error": outcome.error.code},
+        fix_text=hint or f"Check the {subject.kind}'s name and region; none of the other checks apply until it exists.",
+        fix_commands=[c for c in (_command(t, context) for t in subject.commands) if c],
+        when=f"{subject.step} answered {outcome.error.code}", steps=(subject.step,))
 
 
 def _unavailable(outcomes: dict[str, StepOutcome], calls: list, deadline_reason: str | None) -> str | None:

@@ -7,11 +7,17 @@ from enum import IntEnum
 
 
 class ExitStatus(IntEnum):
-    OK = 0               # ran, nothing found
-    FINDINGS = 1         # ran, at least one finding
+    OK = 0               # healthy: every check ran, nothing found
+    FINDINGS = 1         # at least one finding
     USAGE = 2            # bad flags, bad playbook
     AWS_UNAVAILABLE = 3  # no credentials, endpoint unreachable, deadline hit
+    INCONCLUSIVE = 4     # nothing found, but some checks could not run
     INTERRUPTED = 130    # Ctrl-C
+
+    @classmethod
+    def for_outcome(cls, outcome: str) -> "ExitStatus":
+        return {"healthy": cls.OK, "findings": cls.FINDINGS, "inconclusive": cls.INCONCLUSIVE,
+                "unavailable": cls.AWS_UNAVAILABLE}[outcome]
 
 
 class TriageError(Exception):

@@ -100,6 +100,17 @@ class ScanSpec:
         return self.operation is None
 
 
+@dataclass(frozen=True)
+class Subject:
+    """The resource a playbook diagnoses: when `step` answers "not found",
+    that is the diagnosis (finding subject-not-found)."""
+    step: str
+    kind: str
+    name: str                 # template
+    hint: str = ""            # template
+    commands: tuple = ()      # templates
+
+
 @dataclass
 class Playbook:
     id: str
@@ -114,6 +125,7 @@ class Playbook:
     references: tuple = ()
     origin: str = "file"     # a label for people; what is shipped is catalog.is_builtin(path)
     scan: ScanSpec | None = None
+    subject: Subject | None = None
     raw: dict = field(default_factory=dict, repr=False)
 
     def step_depth(self) -> int:
@@ -356,7 +368,23 @@ class _Builder:
                              "triggers use Python regex syntax; escape literal ( ) [ ] . with a backslash")
         return Playbook(id=d["id"], title=d["title"], summary=d["summary"], path=self.filename, inputs=inputs,
                         steps=steps, checks=checks, triggers=triggers, references=tuple(d.get("references") or ()),
-                        origin=origin, raw=d, derive=derive, scan=self.scan(d.get("scan"), inputs))
+                        origin=origin, raw=d, derive=derive, scan=self.scan(d.get("scan"), inputs),
+                        subject=self.subject(d.get("subject"), steps, known, inputs))
+
+    def subject(self, spec: dict | None, steps: dict, known: set, inputs: dict) -> Subject | None:
+        if spec is None:
+            return None
+        if spec["step"] not in steps:
+            guess = suggest(spec["step"], list(steps))
+            self.problem(["subject", "step"], f"subject.step '{spec['step']}' is not a step",
+                         f"did you mean '{guess}'?" if guess else f"steps: {', '.join(steps)}")
+        # Shown when the subject step failed: only inputs and `region` are there to read.
+        for key in ("name", "hint"):
+            if spec.get(key):
+                self.read(["subject", key], spec[key], set(RESERVED_NAMES), inputs, template=True)
+        for i, command in enumerate(spec.get("commands") or []):
+            self.read(["subject", "commands", i], command, set(RESERVED_NAMES), inputs, template=True)
+        return Subject(spec["step"], spec["kind"], spec["name"], spec.get("hint", ""), tuple(spec.get("commands") or ()))
 
     def scan(self, spec: dict | None, inputs: dict) -> ScanSpec | None:
         if spec is None:

@@ -9,14 +9,18 @@ Rendering lives in triage/commands/scan.py."""
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import ThreadPoolExecutor, as_completed, wait
+from concurrent.futures import TimeoutError as FuturesTimeout
 from dataclasses import dataclass, field
 from typing import Callable
+
+DEFAULT_DEADLINE = 300.0   # a whole scan, listing included (--deadline)
 
 from . import expr
 from .aws import Aws, CallFailed
 from .engine import Diagnosis, run
 from .playbook import SEVERITIES, Playbook
+from .redact import shared as shared_redactor
 from .sanitize import deep_clean
 
 
@@ -40,6 +44,7 @@ class ScanResult:
     errors: list[dict] = field(default_factory=list)     # listings that failed: {playbook, region, reason, kind}
     seconds: float = 0.0
     calls: list = field(default_factory=list)
+    unfinished: list[dict] = field(default_factory=list)  # targets the deadline cut off: {playbook, region, resource, reason}
 
     def to_dict(self) -> dict:
         diagnoses = []
@@ -49,14 +54,41 @@ class ScanResult:
             diagnoses.append({"resource": target.resource, **data})
         rows = summary_rows(diagnoses)
         by_severity = {s: sum(1 for r in rows if r["severity"] == s) for s in SEVERITIES}
-        return deep_clean({
+        not_checked = self.not_checked(diagnoses)
+        return deep_clean(shared_redactor().deep({
             "scan": {"regions": self.regions, "playbooks": self.playbooks, "runs": len(self.diagnoses),
                      "seconds": round(self.seconds, 3), "calls": call_summary(self.calls)},
+            "outcome": self.outcome(rows, not_checked),
             "summary": {"findings": len(rows), "by_severity": {k: v for k, v in by_severity.items() if v},
                         "rows": rows},
+            "not_checked": not_checked,
             "diagnoses": diagnoses,
             "errors": self.errors,
-        })
+        }))
+
+    def not_checked(self, diagnoses: list[dict]) -> list[dict]:
+        """What the scan could not check, each with why: listings that failed
+        (a whole playbook in a region), runs cut off by the deadline, and
+        resources whose diagnosis was inconclusive or unavailable."""
+        out = [{"playbook": e["playbook"], "region": e["region"], "resource": None, "reason": e["reason"]}
+               for e in self.errors]
+        out += self.unfinished
+        for d in diagnoses:
+            if d["outcome"] in ("inconclusive", "unavailable"):
+                reasons = d.get("error") or "; ".join(dict.fromkeys(u["reason"] for u in d["unchecked"]))
+                out.append({"playbook": d["playbook"], "region": d["region"], "resource": d["resource"],
+                            "reason": reasons or "not every check ran"})
+        return out
+
+    def outcome(self, rows: list[dict], not_checked: list[dict]) -> str:
+        """unavailable: nothing got through (no call answered); findings: any
+        finding; inconclusive: something could not be checked; else healthy."""
+        if not_checked and not any(c.error is None for c in self.calls) and not rows:
+            return "unavailable"
+        if rows:
+            return "findings"
+        return "inconclusive" if not_checked else "healthy"
+
 
 
 def summary_rows(diagnoses: list[dict]) -> list[dict]:
@@ -85,9 +117,11 @@ def scannable(playbooks: list[Playbook]) -> list[Playbook]:
     return [pb for pb in playbooks if pb.scan is not None]
 
 
-def list_targets(playbooks: list[Playbook], regions: list[str], aws: Aws, pool: ThreadPoolExecutor) -> tuple[list[Target], list[dict]]:
+def list_targets(playbooks: list[Playbook], regions: list[str], aws: Aws, pool: ThreadPoolExecutor,
+                 timeout: float | None = None) -> tuple[list[Target], list[dict]]:
     """Resources per (playbook, region), listed concurrently; a listing that
-    fails is reported, never fatal for the others."""
+    fails (or is still waiting when `timeout` runs out) is reported, never
+    fatal for the others."""
     targets: list[Target] = []
     errors: list[dict] = []
     jobs = {}
@@ -99,7 +133,13 @@ def list_targets(playbooks: list[Playbook], regions: list[str], aws: Aws, pool: 
             spec = pb.scan
             jobs[pool.submit(aws.call, spec.service, spec.operation, spec.params, region=region,
                              paginate=spec.paginate, step=f"scan:{pb.id}")] = (pb, region)
-    for future in as_completed(jobs):
+    done, late = wait(list(jobs), timeout=timeout)
+    for future in late:
+        pb, region = jobs[future]
+        call = f"{pb.scan.service}.{pb.scan.operation}"
+        errors.append({"playbook": pb.id, "region": region, "kind": "deadline",
+                       "reason": f"{call} did not answer before the scan's deadline"})
+    for future in [f for f in jobs if f in done]:
         pb, region = jobs[future]
         try:
             names = expr.search(pb.scan.query, future.result()) or []
@@ -114,22 +154,43 @@ def list_targets(playbooks: list[Playbook], regions: list[str], aws: Aws, pool: 
 
 
 def run_scan(playbooks: list[Playbook], regions: list[str], aws: Aws, *, concurrency: int = 8,
-             deadline: float | None = None, progress: Callable[[int, int], None] | None = None) -> ScanResult:
+             deadline: float | None = DEFAULT_DEADLINE, progress: Callable[[int, int], None] | None = None) -> ScanResult:
+    """`deadline` bounds the whole scan, listing included: what has not
+    finished by then is reported as not checked."""
     started = time.monotonic()
     log_start = len(aws.log)
     note = progress or (lambda done, total: None)
-    with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="triage-scan") as pool:
-        targets, errors = list_targets(playbooks, regions, aws, pool)
+
+    def remaining() -> float | None:
+        return None if deadline is None else max(0.0, deadline - (time.monotonic() - started))
+
+    # Not a `with` block: leaving one waits for every thread, and a call stuck
+    # on a black-holed endpoint must not hold the scan past its deadline.
+    pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="triage-scan")
+    results: dict[int, Diagnosis] = {}
+    unfinished: list[dict] = []
+    try:
+        targets, errors = list_targets(playbooks, regions, aws, pool, timeout=remaining())
         note(0, len(targets))
         # Each run's own steps get a small pool: the scan's pool is the bound.
-        futures = {pool.submit(run, t.playbook, t.inputs, aws, region=t.region, deadline=deadline, max_workers=4): i
-                   for i, t in enumerate(targets)}
-        results: dict[int, Diagnosis] = {}
-        for done, future in enumerate(as_completed(futures), 1):
-            results[futures[future]] = future.result()
-            note(done, len(targets))
-    if aws.redactor is not None:
-        errors = aws.redactor.deep(errors)
+        futures = {pool.submit(_run_target, t, aws, started, deadline): i for i, t in enumerate(targets)}
+        try:
+            for done, future in enumerate(as_completed(futures, timeout=remaining()), 1):
+                results[futures[future]] = future.result()
+                note(done, len(targets))
+        except FuturesTimeout:
+            for future, i in futures.items():
+                if i not in results:
+                    t = targets[i]
+                    unfinished.append({"playbook": t.playbook.id, "region": t.region, "resource": t.resource,
+                                       "reason": f"not checked: the scan's deadline of {deadline:g} s was reached"})
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
     return ScanResult(regions=list(regions), playbooks=[pb.id for pb in playbooks],
-                      diagnoses=[(t, results[i]) for i, t in enumerate(targets)], errors=errors,
-                      seconds=time.monotonic() - started, calls=aws.log[log_start:])
+                      diagnoses=[(t, results[i]) for i, t in enumerate(targets) if i in results], errors=errors,
+                      seconds=time.monotonic() - started, calls=aws.log[log_start:], unfinished=unfinished)
+
+
+def _run_target(target: Target, aws: Aws, started: float, deadline: float | None) -> Diagnosis:
+    left = None if deadline is None else max(0.1, deadline - (time.monotonic() - started))
+    return run(target.playbook, target.inputs, aws, region=target.region, deadline=left, max_workers=4)

@@ -53,7 +53,7 @@ def test_history_lives_in_the_xdg_state_dir_and_keeps_no_secrets(world, xdg):
     assert s.repl.history == "default"
     history = (xdg / "state" / "triage" / "history").read_text()
     assert "+lambda-timeout --function thumbnailer" in history
-    assert "password=***" in history and "Hunter2Hunter2" not in history
+    assert "password=REDACTED" in history and "Hunter2Hunter2" not in history
 
 
 def test_first_prompt_imports_neither_boto3_nor_moto(xdg):

@@ -27,7 +27,7 @@ def test_run_show_calls_and_export_in_one_session(world, xdg):
     assert "timeout_s < `900` && timeout_count > `0`" in show
     assert "step config  lambda.GetFunctionConfiguration  (ok)" in show
     assert '"Timeout": 3,' in show
-    assert '"DB_PASSWORD": "***"' in show
+    assert '"DB_PASSWORD": "REDACTED"' in show
     assert "step timeouts  logs.FilterLogEvents  (ok)" in show
     assert re.search(r"Task timed out after 3\.00\s+seconds", show)
     # calls: the second, identical run was answered from the session cache, and the log says so
@@ -80,7 +80,7 @@ def test_an_error_never_ends_the_session(world):
     assert "error: 'mars-1' is not an AWS region name" in out
     assert "Traceback" not in out
     # and the session is still alive: the healthy function is diagnosed at the end
-    assert "✓ No findings" in out
+    assert "✓ Healthy: all 4 checks ran" in out
     assert s.repl.settings.region == "us-east-1"
 
 
@@ -102,9 +102,10 @@ def test_use_region_switches_target_and_keeps_the_log(world):
               + "lambda-timeout --function orders-etl" + ENTER + "use" + ENTER + "calls" + ENTER + CTRL_D)
     out = s.out
     assert "region is now eu-west-1; cached results and completions cleared." in out
-    # nothing is seeded in eu-west-1: the function is not found there, reported as unchecked, not a crash
+    # nothing is seeded in eu-west-1: the function is not found there, one finding that says so, not a crash
     second = out.split("region is now eu-west-1")[1]
-    assert "(eu-west-1)" in second and "Could not check" in second and "ResourceNotFoundException" in second
+    assert "(region eu-west-1)" in second and "subject-not-found" in second and "ResourceNotFoundException" in second
+    assert "Lambda function orders-etl does not exist in eu-west-1" in second
     assert "region eu-west-1" in out
     regions = [c.region for c in s.repl.calls]
     assert regions[:4] == ["us-east-1"] * 4 and "eu-west-1" in regions[4:]

@@ -36,6 +36,10 @@ def parse_inputs(pb, items: list[str]) -> dict[str, Any]:
     return given
 
 
+# A playbook run never waits longer than this by default (--deadline to change).
+DEFAULT_DEADLINE = 60.0
+
+
 def option(args, name: str, default=None):
     value = getattr(args, name, None)
     return default if value is None else value
@@ -86,13 +90,11 @@ def run_diagnosis(pb, given: dict, args, env, aws=None):
     debug = option(args, "debug", False)
     retry_log = _log_retries(env.stderr) if debug else None
     try:
-        diagnosis = engine.run(pb, given, aws, deadline=option(args, "deadline"))
+        diagnosis = engine.run(pb, given, aws, deadline=option(args, "deadline", DEFAULT_DEADLINE))
     finally:
         if retry_log is not None:
             retry_log()
-    if diagnosis.unavailable:
-        return diagnosis, ExitStatus.AWS_UNAVAILABLE
-    return diagnosis, ExitStatus.FINDINGS if diagnosis.findings else ExitStatus.OK
+    return diagnosis, ExitStatus.for_outcome(diagnosis.outcome)
 
 
 def report_problems(diagnosis, args, env) -> None:

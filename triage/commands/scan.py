@@ -21,7 +21,7 @@ def _arguments(parser) -> None:
 def cmd_scan(args, env) -> int:
     from .. import catalog
     from ..aws import Aws
-    from ..scan import run_scan, scannable
+    from ..scan import DEFAULT_DEADLINE, run_scan, scannable
     from .run import aws_settings, color_option, option
 
     if args.concurrency < 1:
@@ -41,7 +41,7 @@ def cmd_scan(args, env) -> int:
 
     with _progress(env) as progress:
         result = run_scan(playbooks, regions, aws, concurrency=args.concurrency,
-                          deadline=option(args, "deadline"), progress=progress)
+                          deadline=option(args, "deadline", DEFAULT_DEADLINE), progress=progress)
     data = result.to_dict()
     fmt = option(args, "output", "text")
     if fmt == "json":
@@ -51,11 +51,9 @@ def cmd_scan(args, env) -> int:
         env.stdout.write(render_markdown(data))
     else:
         render_text(data, env.stdout, color=color_option(args))
-    unreachable = [e for e in data["errors"] if e["kind"] in ("credentials", "network")]
-    if unreachable and not data["diagnoses"]:
-        env.stderr.write(f"triage: AWS unavailable: {unreachable[0]['reason']}\n")
-        return ExitStatus.AWS_UNAVAILABLE
-    return ExitStatus.FINDINGS if data["summary"]["findings"] else ExitStatus.OK
+    if data["outcome"] == "unavailable":
+        env.stderr.write(f"triage: AWS unavailable: {data['not_checked'][0]['reason']}\n")
+    return ExitStatus.for_outcome(data["outcome"])
 
 
 class _progress:
@@ -105,10 +103,21 @@ def render_text(data: dict, out, *, color: bool | None = None) -> None:
             table.add_row(Text(r["severity"].upper(), style=r["severity"]), Text(r["check"], style="check-id"),
                           Text(r["resource"] or "(account)"), Text(", ".join(r["regions"])), Text(r["title"]))
         console.print(table)
+    elif data["outcome"] == "healthy":
+        console.print(Text("✓ Healthy: every check ran on every scanned resource and found nothing.", style="ok"))
+    elif data["outcome"] == "unavailable":
+        console.print(Text("Not checked: AWS was unavailable; nothing could be listed or read.", style="high"))
     else:
-        console.print(Text("✓ No findings in any scanned resource.", style="ok"))
-    for e in data["errors"]:
-        console.print(Text(f"could not list for {e['playbook']} in {e['region']}: {e['reason']}", style="unchecked"))
+        console.print(Text("Inconclusive: no findings, but not everything could be checked (below).", style="unchecked"))
+    if data["not_checked"]:
+        table = Table(title=Text(f"Not checked ({len(data['not_checked'])})", style="unchecked"), title_justify="left")
+        for name in ("playbook", "resource", "region"):
+            table.add_column(name, no_wrap=True)
+        table.add_column("why", overflow="fold", ratio=1)
+        for n in data["not_checked"]:
+            table.add_row(Text(n["playbook"]), Text(n["resource"] or "(every resource)"), Text(n["region"]),
+                          Text(n["reason"]))
+        console.print(table)
     unchecked = sum(len(d["unchecked"]) for d in data["diagnoses"])
     calls = scan["calls"]
     console.print(Text(f"{scan['runs']} playbook runs ({', '.join(scan['playbooks'])}) in {', '.join(scan['regions'])}: "
@@ -132,13 +141,19 @@ def render_markdown(data: dict) -> str:
                        f"{code(r['resource'] or '(account)')} | {esc(', '.join(r['regions']))} | {esc(r['title'])} |")
         out.append("")
     else:
-        out.append("**No findings** in any scanned resource.\n")
+        out.append({"healthy": "**Healthy:** every check ran on every scanned resource and found nothing.\n",
+                    "unavailable": "**Not checked:** AWS was unavailable; nothing could be listed or read.\n"}
+                   .get(data["outcome"], "**Inconclusive:** no findings, but not everything could be checked.\n"))
     for d in data["diagnoses"]:
         for f in d["findings"]:
             cmds = (f.get("fix") or {}).get("commands") or []
             if cmds:
                 out.append(f"### {esc(f['title'])} ({code(f['check'])})\n")
                 out.append(fenced("\n".join(cmds), "sh"))
-    for e in data["errors"]:
-        out.append(f"> could not list for {code(e['playbook'])} in {code(e['region'])}: {esc(e['reason'])}\n")
+    if data["not_checked"]:
+        out.append("### Not checked\n\n| Playbook | Resource | Region | Why |\n|---|---|---|---|")
+        for n in data["not_checked"]:
+            out.append(f"| {code(n['playbook'])} | {code(n['resource'] or '(every resource)')} | "
+                       f"{code(n['region'])} | {esc(n['reason'])} |")
+        out.append("")
     return "\n".join(out) + "\n"

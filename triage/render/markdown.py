@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from .values import lines, verdict
+from .values import lines, unchecked_by_cause, verdict
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~])")
 
@@ -32,11 +32,13 @@ def render_markdown(data: dict) -> str:
     target = ", ".join(f"{k}={v}" for k, v in data["inputs"].items() if v is not None)
     out.append(f"## triage: {esc(data.get('title') or data['playbook'])} — {code(target)}\n")
     n = len(data["findings"])
-    out.append(f"Playbook {code(data['playbook'])} · region {code(str(data.get('region')))} · "
+    region = str(data.get("region")) + (f" ({data['region_source']})" if data.get("region_source") else "")
+    out.append(f"Playbook {code(data['playbook'])} · outcome **{data.get('outcome', '?')}** · region {code(region)} · "
                f"{n} finding{'s' if n != 1 else ''} · {len(data['unchecked'])} unchecked\n")
     summary = verdict(data)
     if summary:
-        out.append(f"**{summary[1].lstrip('✓ ')}**\n")  # our own words: no escaping
+        sentence = summary[1].lstrip("✓ ")   # our own words, except AWS's error when unavailable
+        out.append(f"**{esc(sentence) if data.get('outcome') == 'unavailable' else sentence}**\n")
     for i, f in enumerate(data["findings"], 1):
         out.append(f"### {i}. [{f['severity'].upper()}] {esc(f['title'])} ({code(f['check'])})\n")
         out.append(esc(f["explanation"].strip()) + "\n")
@@ -51,9 +53,9 @@ def render_markdown(data: dict) -> str:
         if fix.get("commands"):
             out.append(fenced("\n".join(fix["commands"]), "sh"))
     if data["unchecked"]:
-        out.append("### Could not check\n")
-        for u in data["unchecked"]:
-            out.append(f"- {code(u['check'])}: {esc(u['reason'])}")
+        out.append("### Not evaluated\n")
+        for reason, checks in unchecked_by_cause(data["unchecked"]):
+            out.append(f"- {', '.join(code(c) for c in checks)}: {esc(reason)}")
         out.append("")
     calls = data.get("calls", [])
     if calls:

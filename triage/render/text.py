@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 from rich.theme import Theme
 
-from .values import command_line_flags, lines, verdict
+from .values import command_line_flags, lines, unchecked_by_cause, verdict
 
 THEME = Theme({
     "critical": "bold white on red", "high": "bold red", "medium": "bold yellow", "low": "cyan", "info": "dim",
@@ -50,8 +50,11 @@ def finding_renderable(index: int, f: dict):
 def render_text(data: dict, out: TextIO, *, color: bool | None = None, width: int | None = None) -> None:
     console = console_for(out, color, width)
     inputs = command_line_flags(data["inputs"])
+    region = data.get("region") or "?"
+    if data.get("region_source"):
+        region += f", {data['region_source']}"
     console.print(Text.assemble(("triage ", "bold"), (data["playbook"], "bold cyan"), " ", inputs,
-                                (f"  ({data.get('region') or '?'})", "muted")))
+                                (f"  (region {region})", "muted")))
     if data.get("title"):
         console.print(Text(data["title"], style="muted"))
     console.print()
@@ -66,15 +69,19 @@ def render_text(data: dict, out: TextIO, *, color: bool | None = None, width: in
         if commands:
             console.print()
     if data["unchecked"]:
-        console.print(Text("Could not check", style="unchecked"))
-        for u in data["unchecked"]:
-            console.print(Text.assemble("  ", (u["check"], "check-id"), ": ", u["reason"]))
+        console.print(Text(f"Not evaluated ({len(data['unchecked'])} of {data.get('checks') or len(data['unchecked'])} checks)",
+                           style="unchecked"))
+        for reason, checks in unchecked_by_cause(data["unchecked"]):
+            console.print(Text.assemble("  ", (", ".join(checks), "check-id"), ": ", reason))
         console.print()
     calls = data.get("calls", [])
     cached = sum(1 for c in calls if c.get("cached"))
     failed = sum(1 for c in calls if c.get("error"))
     # errors include answers such as NoSuchEntity that a playbook expects
     summary = f"{len(calls)} API calls ({cached} cached, {failed} with errors) in {data.get('seconds', 0):.2f} s"
+    oldest = max((c.get("age_s") or 0 for c in calls if c.get("cached")), default=0)
+    if oldest >= 1:   # answers from an earlier command (REPL): say how old they are
+        summary += f"; cached answers up to {oldest:.0f} s old (`refresh` to read AWS again)"
     console.print(Text(summary, style="muted"))
     if data.get("error"):
         console.print(Text(f"AWS unavailable: {data['error']}", style="high"))

@@ -34,18 +34,31 @@ def lines(value: Any) -> list[str]:
 
 
 def verdict(data: dict) -> tuple[str, str] | None:
-    """(style, sentence) when there are no findings: a run whose checks could
-    not run must not read like a clean bill of health."""
-    if data["findings"]:
+    """(style, sentence) for a diagnosis without findings. ✓ only for
+    "healthy": a run whose checks could not all run never reads like a clean
+    bill of health."""
+    outcome = data.get("outcome") or ("inconclusive" if data["unchecked"] else "healthy")
+    if data["findings"] or outcome == "findings":
         return None
+    total = data.get("checks") or len(data["unchecked"])
+    if outcome == "unavailable":
+        return "high", f"Not checked: AWS was unavailable ({data.get('error') or 'unreachable'})."
+    if outcome == "healthy":
+        return "ok", f"✓ Healthy: all {total} checks ran and none found a problem."
     unchecked = len(data["unchecked"])
-    total = data.get("checks") or unchecked
-    if not unchecked:
-        return "ok", "✓ No findings: every check passed."
     if unchecked >= total:
-        return "high", f"Nothing could be checked: all {total} checks need data triage could not read (below)."
-    return "unchecked", (f"No findings among the {total - unchecked} checks that ran; "
-                         f"{unchecked} could not be checked (below).")
+        return "high", f"Inconclusive: none of the {total} checks could run (why below)."
+    return "unchecked", (f"Inconclusive: no problem found by the {total - unchecked} checks that ran, "
+                         f"but {unchecked} could not run (why below).")
+
+
+def unchecked_by_cause(unchecked: list[dict]) -> list[tuple[str, list[str]]]:
+    """(reason, [check ids]) once per cause: one missing permission or one
+    failed call is said once, not once per check it blocked."""
+    groups: dict[str, list[str]] = {}
+    for u in unchecked:
+        groups.setdefault(u["reason"], []).append(u["check"])
+    return list(groups.items())
 
 
 def command_line_flags(inputs: dict) -> str:

@@ -34,7 +34,8 @@ class Config:
     region: str | None = None
     endpoint_url: str | None = None
     output: str = "text"
-    deadline: float | None = None
+    deadline: float | None = 60.0
+    cache_ttl: float = 10.0
     completion_ttl: float = 300.0
     complete_while_typing: bool = True
     prefetch: bool = True
@@ -100,6 +101,7 @@ def load(path: Path | None = None) -> Config:
         profile=value("profile", optional), region=value("region", optional),
         endpoint_url=value("endpoint_url", optional), output=value("output", one_of(OUTPUTS)),
         deadline=value("deadline", lambda raw: non_negative(float)(raw) if raw else None),
+        cache_ttl=value("cache_ttl", non_negative(float)),
         completion_ttl=value("completion_ttl", non_negative(float)),
         complete_while_typing=value("complete_while_typing", boolean), prefetch=value("prefetch", boolean),
         show_toolbar=value("show_toolbar", boolean), edit_mode=value("edit_mode", one_of(EDIT_MODES)),

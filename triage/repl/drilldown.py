@@ -48,7 +48,7 @@ def show(repl, arg: str) -> None:
         if outcome.status == "failed":
             repl.print(f"  {repl.redactor.text(outcome.reason or 'failed')}", style="unchecked")
             continue
-        value = deep_clean(diagnosis.redactor.deep(outcome.value))
+        value = deep_clean(_shown(diagnosis.redactor, step, outcome.value))
         text = json.dumps(value, indent=2, ensure_ascii=False, default=str)
         lines = text.splitlines()
         limit = repl.config.drilldown_max_lines
@@ -57,6 +57,15 @@ def show(repl, arg: str) -> None:
         repl.print(_syntax(repl, text, "json"))
         if limit and len(lines) > limit:
             repl.print(f"… {len(lines) - limit} more lines (drilldown_max_lines in the config)", style="muted")
+
+
+def _shown(redactor, step, value):
+    """A step's raw result as it may be shown: what the service model marks
+    sensitive and secret-named fields masked (for_each: each item's result)."""
+    if step.for_each and isinstance(value, list):
+        return [{k: redactor.result(step.service, step.operation, v) if k == "result" else redactor.deep(v)
+                 for k, v in r.items()} for r in value]
+    return redactor.result(step.service, step.operation, value)
 
 
 def _syntax(repl, text: str, lexer: str):

@@ -72,7 +72,7 @@ class Repl:
                  color: bool | None = None, width: int | None = None, debug: bool = False) -> None:
         import sys
 
-        from ..redact import Redactor
+        from ..redact import shared
         from .resource_names import ResourceNames
 
         self.config = config or Config()
@@ -83,7 +83,7 @@ class Repl:
         self.playbook_dirs = playbook_dirs
         self.history = history
         self.color, self.width, self.debug = color, width, debug
-        self.redactor = Redactor()                  # one per session: secrets seen once stay masked everywhere
+        self.redactor = shared()                    # the process's: secrets seen once stay masked everywhere
         self.names = ResourceNames(self._fresh_aws, self.config.completion_ttl)
         self.transcript: list[Entry] = []
         self.last = None                            # the last engine.Diagnosis
@@ -102,7 +102,7 @@ class Repl:
     def aws_settings(self):
         from ..aws import AwsSettings
         return AwsSettings(profile=self.settings.profile, region=self.settings.region,
-                           endpoint_url=self.settings.endpoint_url)
+                           endpoint_url=self.settings.endpoint_url, cache_ttl=self.config.cache_ttl)
 
     def _fresh_aws(self):
         from ..aws import Aws
@@ -210,13 +210,13 @@ class Repl:
     def _history(self):
         from prompt_toolkit.history import FileHistory, InMemoryHistory
 
-        from ..redact import Redactor
+        from ..redact import shared
         from .config import history_path
 
         if self.history is None:
             return InMemoryHistory()
         path = history_path() if self.history == "default" else Path(self.history)
-        redactor = Redactor()
+        redactor = shared()
 
         class RedactedFileHistory(FileHistory):
             # pasted errors can carry tokens; the history file must not keep them
