@@ -73,13 +73,15 @@ def cmd_calls(repl, rest: str) -> None:
         table.add_column(col, justify=justify, overflow="fold")
     for i, c in enumerate(calls, first):
         table.add_row(str(i), Text(c.call), Text(c.step or ""), Text(c.region or ""), f"{c.ms:.1f}",
-                      Text("cached", style="ok") if c.cached else Text("fetched", style="muted"),
+                      Text(f"cached, {c.age:.0f} s old" if c.cached and c.age and c.age >= 1 else "cached", style="ok")
+                      if c.cached else Text("fetched", style="muted"),
                       Text(repl.redactor.text(c.error or ""), style="high"))
     repl.print(table)
     cached = sum(1 for c in repl.calls if c.cached)
     failed = sum(1 for c in repl.calls if c.error)
     repl.print(f"{len(repl.calls)} calls in this session: {cached} answered from the session cache, "
-               f"{failed} failed, {sum(c.ms for c in repl.calls):.0f} ms in total. `refresh` clears the cache.",
+               f"{failed} failed, {sum(c.ms for c in repl.calls):.0f} ms in total. Answers are reused for "
+               f"{repl.config.cache_ttl:g} s (cache_ttl); `refresh` clears the cache.",
                style="muted")
 
 
