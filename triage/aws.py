@@ -10,6 +10,7 @@ import threading
 import time
 from concurrent.futures import Future
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from .errors import AwsUnavailable, ReadOnlyViolation
@@ -341,8 +342,7 @@ class _EndpointHealth:
         with self._lock:
             dead = self._dead.get(host)
         if dead is not None:
-            from botocore.exceptions import EndpointConnectionError
-            raise EndpointConnectionError(endpoint_url=f"{host} (it did not answer an earlier call: {dead})")
+            raise _endpoint_down()(endpoint_url=host, error=dead)
         return None
 
     def needs_retry(self, attempts, request_dict=None, response=None, caught_exception=None, **_):
@@ -364,6 +364,16 @@ class _EndpointHealth:
         if not answered or (isinstance(caught_exception, bexc.ReadTimeoutError) and attempts >= 2):
             raise caught_exception           # no retry: the call fails with this error now
         return None
+
+
+@lru_cache(maxsize=1)
+def _endpoint_down():
+    from botocore.exceptions import EndpointConnectionError
+
+    class EndpointDown(EndpointConnectionError):
+        """A call not sent: the endpoint failed an earlier one and never answered."""
+        fmt = "{endpoint_url} did not answer an earlier call, so this one was not sent ({error})"
+    return EndpointDown
 
 
 def _host(url: str) -> str:

@@ -52,7 +52,7 @@ _DESCRIBES = frozenset({"arn", "arns", "id", "ids", "name", "names", "type", "ty
                         "reuse", "rotated", "state", "last", "hint", "path", "paths", "list", "ref", "manager",
                         "region", "regions", "endpoint", "url", "uri", "header", "metadata", "tags", "rules", "kms",
                         "changed", "updated", "created", "modified", "method", "methods", "provider", "scheme",
-                        "stdin", "file", "prompt"})
+                        "stdin", "file", "prompt", "report", "reports", "rotation", "lambda"})
 # Tokens that are handles, not credentials (pagination, idempotency).
 _HANDLE_TOKENS = frozenset({"next", "continuation", "pagination", "forward", "backward", "sequence", "client",
                             "idempotency", "marker", "page", "starting", "upload", "request"})
@@ -306,7 +306,8 @@ def _mask_key_values(s: str) -> str:
         sep = m.group("sep") or ""
         value = _VALUE.match(s, m.end())
         if value is None or not secret_name(name) or _not_a_value(value.group(0)) or (
-                ":" in sep and key[:1] not in "\"'" and _PROSE_WORD.match(value.group(0))):
+                ":" in sep and key[:1] not in "\"'" and _PROSE_WORD.match(value.group(0))) or (
+                key[:1] in "\"'" and value.group(0).lstrip("b")[:1] not in "\"'"):   # "key": 12 in JSON: not a string
             # not a secret (prose after a colon: "credentials: Unable to locate ...")
             out.append(s[pos:m.end()])
             pos = m.end()
