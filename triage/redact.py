@@ -90,7 +90,10 @@ _KEY_SEP = re.compile(r"""(?ix)
     )
     (?P<scheme>(?:bearer|basic|token)\s+)?""")
 # A value: quoted (JSON escapes included), b'...' (botocore --debug headers), or a bare word.
-_VALUE = re.compile(r"""(?x)b?"(?:[^"\\\n]|\\.)*"|b?'(?:[^'\\\n]|\\.)*'|[^\s,;&"'}<>)\]]+""")
+_VALUE = re.compile(r"""(?x)
+    \\"(?:[^"\\\n]|\\[^"])*\\"            # \"...\" inside a JSON string (the text is JSON)
+  | b?"(?:[^"\\\n]|\\.)*" | b?'(?:[^'\\\n]|\\.)*'
+  | [^\s,;&"'}<>)\]\\]+""")
 _AUTH_HEADER = re.compile(r"(?i)\b(bearer|basic)(\s+)([A-Za-z0-9._~+/=-]{8,})")
 _PEM = re.compile(r"-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY( BLOCK)?-----.*?(?:-----END [A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----|\Z)", re.S)
 _SIGNED_URL = re.compile(r"(?i)(X-Amz-(?:Signature|Security-Token|Credential)=)([^&\s\"']+)")
@@ -102,6 +105,7 @@ _URL_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^:/\s@]*:)([^\s/@][^\s/
 # curl -u USER:PASSWORD (Stripe, Twilio: the user is an id, the part after the colon the secret)
 _CURL_USER = re.compile(r"((?:^|\s)(?:-u|--user)\s+['\"]?[^:\s'\"]+:)(?=[^\s'\"])([^\s'\"]+)")
 _PROSE_WORD = re.compile(r"[A-Za-z][a-z]*$")
+_DELIMITERS = frozenset(" \t\r\n\"'=:,")
 _TOKEN_TAIL = re.compile(r"[A-Za-z0-9_-]*")
 _JWT_TAIL = re.compile(r"[A-Za-z0-9_\-.+/=]*")
 _AWS_SECRET = re.compile(r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")
@@ -267,6 +271,12 @@ def _credential_spans(s: str) -> list[tuple[int, int]]:
                 end = tail.end() if tail else end
                 if s.startswith(("https://", "http://"), start):   # a webhook URL: the host and path are not secret
                     start = s.rindex("/", start, end) + 1
+            # Some formats include their delimiters ("AKC...", =AP...): keep quotes and separators,
+            # or masking would break the JSON or the line around the secret.
+            while start < end and s[start] in _DELIMITERS:
+                start += 1
+            while end > start and s[end - 1] in _DELIMITERS:
+                end -= 1
             if end - start < 8 or any(a <= start and end <= b for a, b in arns):
                 continue
             spans.append((start, end))
@@ -302,12 +312,13 @@ def _mask_key_values(s: str) -> str:
     out, pos = [], 0
     while (m := _KEY_SEP.search(s, pos)) is not None:
         key = m.group("key") or m.group("setkey") or m.group("flag")
+        quoted_key = len(key) > 1 and key[0] in "\"'" and key[-1] == key[0]
         name = "password" if key == "-p" else key.strip("\"'-")
         sep = m.group("sep") or ""
         value = _VALUE.match(s, m.end())
         if value is None or not secret_name(name) or _not_a_value(value.group(0)) or (
-                ":" in sep and key[:1] not in "\"'" and _PROSE_WORD.match(value.group(0))) or (
-                key[:1] in "\"'" and value.group(0).lstrip("b")[:1] not in "\"'"):   # "key": 12 in JSON: not a string
+                ":" in sep and not quoted_key and _PROSE_WORD.match(value.group(0))) or (
+                quoted_key and value.group(0).lstrip("b\\")[:1] not in "\"'"):   # "key": 12 in JSON: not a string
             # not a secret (prose after a colon: "credentials: Unable to locate ...")
             out.append(s[pos:m.end()])
             pos = m.end()
@@ -315,7 +326,8 @@ def _mask_key_values(s: str) -> str:
         v = value.group(0)
         prefix = "b" if v[:2] in ("b'", 'b"') else ""
         v = v[len(prefix):]
-        quote = v[0] if v[:1] in ("'", '"') and len(v) >= 2 and v[-1] == v[0] else ""
+        quote = ('\\"' if v.startswith('\\"') else
+                 v[0] if v[:1] in ("'", '"') and len(v) >= 2 and v[-1] == v[0] else "")
         out.append(s[pos:m.end()] + f"{prefix}{quote}{MASK}{quote}")
         pos = value.end()
     out.append(s[pos:])
