@@ -82,6 +82,7 @@ def input_flags(parser: argparse.ArgumentParser, inputs: dict) -> None:
 
 def build_parser(entries: dict, commands: dict) -> argparse.ArgumentParser:
     from .commands.run import run_playbook_command
+    from .sanitize import clean
 
     parser = argparse.ArgumentParser(
         prog="triage", description="Diagnose AWS incidents with read-only playbooks.",
@@ -95,8 +96,9 @@ def build_parser(entries: dict, commands: dict) -> argparse.ArgumentParser:
     for entry in entries.values():
         if entry.error or entry.id in commands:
             continue
-        p = sub.add_parser(entry.id, help=entry.title, parents=[common],
-                           description=f"{entry.title}\n\n{entry.summary}".strip(),
+        # Playbook text is as untrusted as AWS text: no control sequences reach the terminal.
+        p = sub.add_parser(entry.id, help=clean(entry.title), parents=[common],
+                           description=clean(f"{entry.title}\n\n{entry.summary}".strip()),
                            epilog=f"playbook: {entry.path} ({entry.origin})",
                            formatter_class=argparse.RawDescriptionHelpFormatter)
         input_flags(p, entry.inputs)

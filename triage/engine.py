@@ -478,7 +478,9 @@ def _evaluate(check: Check, context: dict, outcomes: dict[str, StepOutcome], pla
 def _command(template: str, context: dict) -> str | None:
     """A fix command. A template that is one `${...}` yielding a list is an
     argv (shell-joined); one yielding null or [] drops the command, so a
-    playbook can offer commands that only apply in some cases."""
+    playbook can offer commands that only apply in some cases. Anything else
+    it yields is one quoted word: a string built with join() is never
+    pasted into a shell unquoted."""
     t = expr.parse_template(template)
     if len(t.parts) == 1 and isinstance(t.parts[0], tuple):
         value = t.render(context)
@@ -486,7 +488,7 @@ def _command(template: str, context: dict) -> str | None:
             return None
         if isinstance(value, list):
             return shlex.join(expr.stringify(v) for v in value)
-        return expr.stringify(value)
+        return shlex.quote(expr.stringify(value))
     return t.render(context, quote=True)
 
 

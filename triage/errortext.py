@@ -24,6 +24,7 @@ The parser is stdlib only and never raises: the console has to print
 from __future__ import annotations
 
 import re
+import shlex
 from dataclasses import dataclass, field
 
 __all__ = [
@@ -243,7 +244,7 @@ def _principal_facts(principal: str, facts: dict[str, object], notes: list[str])
     else:
         notes.append(
             f"principal_role {role_arn} was rebuilt from the session ARN, which omits role paths; "
-            f"if the role has a path its ARN differs: aws iam get-role --role-name {role}"
+            f"if the role has a path its ARN differs: aws iam get-role --role-name {shlex.quote(role)}"
         )
 
 
@@ -833,7 +834,7 @@ def _access_denied(text: str, ctx: _Context) -> _Finding | None:
         facts["encoded_message"] = enc["msg"]
         notes.append(
             "EC2 returned an encoded authorization message: decode it with "
-            f"aws sts decode-authorization-message --encoded-message {enc['msg']} "
+            f"aws sts decode-authorization-message --encoded-message {shlex.quote(enc['msg'])} "
             "--query DecodedMessage --output text  (needs sts:DecodeAuthorizationMessage; "
             "the result names the principal, action, resource and the matched statements)."
         )

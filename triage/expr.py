@@ -645,17 +645,48 @@ class Template:
         return [p[1] for p in self.parts if isinstance(p, tuple)]
 
     def render(self, context: Any, quote: bool = False) -> Any:
+        """quote=True: a shell command; every hole is quoted for the shell
+        context it sits in (bare, or inside the template's own "..." or '...'),
+        so no value can end a quote or start a substitution."""
         if len(self.parts) == 1 and isinstance(self.parts[0], tuple) and not quote:
             return search(self.parts[0][1], context)
         out = []
+        shell = None   # the shell's quoting state at this point of the template
         for part in self.parts:
             if isinstance(part, str):
                 out.append(part)
+                shell = _shell_state(part, shell) if quote else None
                 continue
-            value = search(part[1], context)
-            text = stringify(value)
-            out.append(shlex.quote(text) if quote else text)
+            text = stringify(search(part[1], context))
+            out.append(shell_quote(text, shell) if quote else text)
         return "".join(out)
+
+
+def shell_quote(text: str, inside: str | None = None) -> str:
+    """`text` as one shell word: bare (shlex.quote), or the inside of a "..."
+    or '...' that the template itself opened."""
+    if inside == '"':
+        return re.sub(r'([\\"$`])', r"\\\1", text)
+    if inside == "'":
+        return text.replace("'", "'\\''")
+    return shlex.quote(text)
+
+
+def _shell_state(literal: str, state: str | None) -> str | None:
+    """The POSIX shell quoting state after `literal`, starting in `state`."""
+    i = 0
+    while i < len(literal):
+        c = literal[i]
+        if state == "'":
+            state = None if c == "'" else state
+        elif c == "\\":
+            i += 1                       # escaped: outside or inside "..."
+        elif state == '"':
+            state = None if c == '"' else state
+        elif c in "'\"":
+            state = c
+        i += 1
+    return state
 
 
 def stringify(value: Any) -> str:

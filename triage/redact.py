@@ -68,7 +68,7 @@ def secret_name(name: str) -> bool:
         return False
     if words[-1] == "token" and len(words) > 1 and words[-2] in _HANDLE_TOKENS:
         return False
-    if any(w in _SECRET_WORDS for w in words) or words == ["auth"]:   # docker config.json: "auth": base64(user:pass)
+    if any(w in _SECRET_WORDS for w in words):
         return True
     return any(pair in _SECRET_PAIRS for pair in zip(words, words[1:]))
 
@@ -316,7 +316,9 @@ def _mask_key_values(s: str) -> str:
         name = "password" if key == "-p" else key.strip("\"'-")
         sep = m.group("sep") or ""
         value = _VALUE.match(s, m.end())
-        if value is None or not secret_name(name) or _not_a_value(value.group(0)) or (
+        # docker's config.json: "auth": base64(user:pass); a --auth flag or auth=... is a mode, not a secret
+        secret = secret_name(name) or (quoted_key and name == "auth")
+        if value is None or not secret or _not_a_value(value.group(0)) or (
                 ":" in sep and not quoted_key and _PROSE_WORD.match(value.group(0))) or (
                 quoted_key and value.group(0).lstrip("b\\")[:1] not in "\"'"):   # "key": 12 in JSON: not a string
             # not a secret (prose after a colon: "credentials: Unable to locate ...")

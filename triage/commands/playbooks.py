@@ -61,6 +61,7 @@ def _render_table(entries, args, env) -> None:
     from rich.text import Text
 
     from ..render.text import console_for
+    from ..sanitize import clean
     from .run import color_option
 
     table = Table(box=None, pad_edge=False)
@@ -69,7 +70,7 @@ def _render_table(entries, args, env) -> None:
     for e in entries:
         flags = " ".join(flag(k) + ("" if v.get("required") else "?") for k, v in e.inputs.items())
         origin = e.origin + (f" (overrides {e.overrides})" if e.overrides else "")
-        title = e.title if not e.error else f"BROKEN: {e.error}"
+        title = clean(e.title) if not e.error else clean(f"BROKEN: {e.error}")
         table.add_row(Text(e.id, style="bold cyan"), Text(title), Text(flags), Text(origin, style="dim"))
     console_for(env.stdout, color_option(args)).print(table)
 

@@ -14,9 +14,13 @@ def esc(text: str) -> str:
 
 
 def code(text: str) -> str:
+    """An inline code span no content can close: its fence is one backtick
+    longer than the longest run of backticks inside (CommonMark 6.1), so
+    everything in it, HTML included, stays literal."""
     text = text.replace("\n", " ")
-    fence = "``" if "`" in text else "`"
-    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") or (text.startswith(" ") and text.endswith(" ")) else ""
     return f"{fence}{pad}{text}{pad}{fence}".replace("|", "\\|")
 
 
