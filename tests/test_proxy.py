@@ -3,6 +3,7 @@ moto server, exercised through real boto3 clients."""
 
 from __future__ import annotations
 
+import datetime
 import io
 import logging
 import threading
@@ -10,9 +11,12 @@ import time
 import uuid
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlsplit
 
 import boto3
+import botocore.session
 import pytest
+from botocore.awsrequest import prepare_request_dict
 from botocore.config import Config
 from botocore.exceptions import (
     ClientError,
@@ -21,12 +25,15 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 from botocore.parsers import ResponseParserError, RpcV2CBORParser
+from botocore.serialize import create_serializer
 from moto.server import ThreadedMotoServer
 
 from triage.testing.proxy import (
     FaultProxy,
     ProxyRequest,
     _render_error,
+    _rest_services,
+    _service_metadata,
     access_denied,
     aws_error,
     blackhole,
@@ -577,7 +584,15 @@ def _req(method, target, headers=None, body=b"", svc=None):
             "GetMetricData",
             "smithy-rpc-v2-cbor",
         ),
-        ("GET", "/restapis", {}, b"", "apigateway", None, "rest-json"),
+        ("GET", "/restapis", {}, b"", "apigateway", "GetRestApis", "rest-json"),
+        ("GET", "/v2/apis", {}, b"", "apigateway", "GetApis", "rest-json"),  # apigatewayv2, same signing name
+        ("GET", "/2013-04-01/hostedzone/Z1/rrset", {}, b"", "route53", "ListResourceRecordSets", "rest-xml"),
+        # ?lifecycle: also GetBucketLifecycle's route, which is deprecated
+        ("GET", "/bkt?lifecycle", {}, b"", "s3", "GetBucketLifecycleConfiguration", "rest-xml"),
+        ("GET", "/bkt?policyStatus", {}, b"", "s3", "GetBucketPolicyStatus", "rest-xml"),
+        ("GET", "/bkt/a%2Fb?acl", {}, b"", "s3", "GetObjectAcl", "rest-xml"),
+        ("GET", "/clusters/c1/node-groups", {}, b"", "eks", "ListNodegroups", "rest-json"),
+        ("GET", "/restapis", {}, b"", "no-such-signing-name", None, "rest-json"),
         ("GET", "/not/a/lambda/path", {}, b"", None, None, "rest-json"),
     ],
 )
@@ -600,3 +615,387 @@ def test_cbor_error_body_parses_with_botocore():
         {"status_code": 400, "headers": {k.lower(): v for k, v in headers}, "body": body}, None
     )
     assert parsed["Error"] == {"Code": "ThrottlingException", "Message": "Rate exceeded"}
+
+
+# -- REST operations from botocore's models, with requests botocore built ---
+#
+# Every request below is the one a real botocore client sends (endpoint
+# resolution, serialisation, S3 path-style addressing, route53's Id
+# trimming, SigV4 signing): a ``before-send`` hook takes the prepared request
+# and stops it before it reaches the (unused) endpoint.
+
+
+class _Captured(Exception):
+    def __init__(self, request):
+        super().__init__("captured")
+        self.request = request
+
+
+def _stop(request, **kwargs):
+    raise _Captured(request)
+
+
+def _as_proxy_request(prepared) -> ProxyRequest:
+    """The ProxyRequest the proxy would build for a botocore prepared request."""
+    parts = urlsplit(prepared.url)
+    headers = {}
+    for k, v in prepared.headers.items():
+        headers[k.lower()] = v.decode("latin-1") if isinstance(v, bytes) else v
+    body = prepared.body
+    if isinstance(body, str):
+        body = body.encode("utf-8")
+    elif not isinstance(body, bytes):
+        body = b""  # a stream (S3 uploads): not needed to name the operation
+    r = ProxyRequest(prepared.method, parts.path or "/", parts.query, headers, body, 0.0, 0.0)
+    r.service = service_of(r)
+    r.protocol = protocol_of(r)
+    return r
+
+
+@pytest.fixture(scope="module")
+def built(boto_session):
+    """``built(service, method, **params)`` -> the ProxyRequest of that call."""
+    clients = {}
+
+    def build(service: str, method: str, **params) -> ProxyRequest:
+        if service not in clients:
+            c = boto_session.client(
+                service,
+                region_name=REGION,
+                endpoint_url="http://127.0.0.1:9",  # never contacted
+                aws_access_key_id="testing",
+                aws_secret_access_key="testing",
+                config=Config(retries=NO_RETRY),
+            )
+            c.meta.events.register("before-send", _stop)
+            clients[service] = c
+        with pytest.raises(_Captured) as ei:
+            getattr(clients[service], method)(**params)
+        return _as_proxy_request(ei.value.request)
+
+    return build
+
+
+def _identify(built, service: str, calls: dict) -> dict:
+    """{expected operation: (operation_of, protocol_of)} for calls
+    {expected operation: (client method, params)}."""
+    out = {}
+    for op, (method, params) in calls.items():
+        r = built(service, method, **params)
+        out[op] = (operation_of(r), r.protocol)
+    return out
+
+
+def _expect(calls: dict, protocol: str) -> dict:
+    return {op: (op, protocol) for op in calls}
+
+
+ACCOUNT = "123456789012"
+LAYER_ARN = f"arn:aws:lambda:us-east-1:{ACCOUNT}:layer:l:1"
+
+
+def test_lambda_operations_from_the_model(built):
+    calls = {
+        "GetFunctionConfiguration": ("get_function_configuration", {"FunctionName": "fn", "Qualifier": "3"}),
+        "GetFunction": ("get_function", {"FunctionName": "fn"}),
+        "GetPolicy": ("get_policy", {"FunctionName": f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:fn"}),
+        "ListFunctions": ("list_functions", {}),
+        "Invoke": ("invoke", {"FunctionName": "fn", "Payload": b"{}"}),
+        "GetLayerVersionByArn": ("get_layer_version_by_arn", {"Arn": LAYER_ARN}),
+        "ListLayers": ("list_layers", {}),
+        "GetProvisionedConcurrencyConfig": (
+            "get_provisioned_concurrency_config",
+            {"FunctionName": "fn", "Qualifier": "live"},
+        ),
+        "ListProvisionedConcurrencyConfigs": ("list_provisioned_concurrency_configs", {"FunctionName": "fn"}),
+    }
+    assert _identify(built, "lambda", calls) == _expect(calls, "rest-json")
+
+
+def test_s3_subresources_and_greedy_keys_from_the_model(built):
+    b, key = "bkt", "logs/2026/01/with space+plus.txt"  # greedy {Key+}: slashes stay slashes
+    calls = {
+        "ListBuckets": ("list_buckets", {}),
+        "GetBucketPolicy": ("get_bucket_policy", {"Bucket": b}),
+        "GetBucketPolicyStatus": ("get_bucket_policy_status", {"Bucket": b}),
+        "GetBucketAcl": ("get_bucket_acl", {"Bucket": b}),
+        "ListObjectsV2": ("list_objects_v2", {"Bucket": b, "Prefix": "logs/"}),
+        "ListObjects": ("list_objects", {"Bucket": b}),
+        "GetObject": ("get_object", {"Bucket": b, "Key": key}),
+        "HeadObject": ("head_object", {"Bucket": b, "Key": key}),
+        "GetObjectAcl": ("get_object_acl", {"Bucket": b, "Key": key}),
+        "GetObjectTagging": ("get_object_tagging", {"Bucket": b, "Key": key}),
+        "PutObject": ("put_object", {"Bucket": b, "Key": key, "Body": b"x"}),
+        "CopyObject": ("copy_object", {"Bucket": b, "Key": key, "CopySource": {"Bucket": "o", "Key": "k"}}),
+        "ListParts": ("list_parts", {"Bucket": b, "Key": key, "UploadId": "u"}),
+        "UploadPart": ("upload_part", {"Bucket": b, "Key": key, "UploadId": "u", "PartNumber": 1, "Body": b"x"}),
+        "UploadPartCopy": (
+            "upload_part_copy",
+            {"Bucket": b, "Key": key, "UploadId": "u", "PartNumber": 1, "CopySource": "o/k"},
+        ),
+        "GetObjectAttributes": (
+            "get_object_attributes",
+            {"Bucket": b, "Key": key, "ObjectAttributes": ["ETag"]},
+        ),
+        "DeleteObjects": ("delete_objects", {"Bucket": b, "Delete": {"Objects": [{"Key": "k"}]}}),
+        "GetBucketLifecycleConfiguration": ("get_bucket_lifecycle_configuration", {"Bucket": b}),
+        # not in the old hand-written table
+        "GetBucketAccelerateConfiguration": ("get_bucket_accelerate_configuration", {"Bucket": b}),
+        "GetBucketAnalyticsConfiguration": ("get_bucket_analytics_configuration", {"Bucket": b, "Id": "a"}),
+        "ListBucketInventoryConfigurations": ("list_bucket_inventory_configurations", {"Bucket": b}),
+        "GetBucketRequestPayment": ("get_bucket_request_payment", {"Bucket": b}),
+    }
+    assert _identify(built, "s3", calls) == _expect(calls, "rest-xml")
+    r = built("s3", "get_object", Bucket=b, Key=key)
+    assert r.path == "/bkt/logs/2026/01/with%20space%2Bplus.txt"
+
+
+def test_s3control_shares_the_s3_signing_name(built):
+    a = {"AccountId": ACCOUNT}
+    calls = {
+        "ListAccessPoints": ("list_access_points", a),
+        "GetPublicAccessBlock": ("get_public_access_block", a),  # also an s3 operation, another route
+        "ListJobs": ("list_jobs", a),
+        "DescribeJob": ("describe_job", {**a, "JobId": "job-1"}),
+        # greedy {Name+} in the middle of the path
+        "GetMultiRegionAccessPoint": ("get_multi_region_access_point", {**a, "Name": "my-mrap"}),
+        "GetMultiRegionAccessPointPolicy": ("get_multi_region_access_point_policy", {**a, "Name": "my-mrap"}),
+        "ListTagsForResource": (
+            "list_tags_for_resource",
+            {**a, "ResourceArn": f"arn:aws:s3:us-east-1:{ACCOUNT}:storage-lens/x"},
+        ),
+    }
+    assert _identify(built, "s3control", calls) == _expect(calls, "rest-xml")
+    assert built("s3control", "list_jobs", **a).service == "s3"
+
+
+def test_apigateway_v1_and_v2_from_the_model(built):
+    calls = {
+        "GetRestApis": ("get_rest_apis", {}),
+        "GetRestApi": ("get_rest_api", {"restApiId": "a1"}),
+        "GetResources": ("get_resources", {"restApiId": "a1"}),
+        "GetStage": ("get_stage", {"restApiId": "a1", "stageName": "prod"}),
+        "GetStages": ("get_stages", {"restApiId": "a1"}),
+        "GetMethod": ("get_method", {"restApiId": "a1", "resourceId": "r1", "httpMethod": "GET"}),
+        "UpdateStage": ("update_stage", {"restApiId": "a1", "stageName": "prod", "patchOperations": []}),
+        "GetDomainNames": ("get_domain_names", {}),
+    }
+    assert _identify(built, "apigateway", calls) == _expect(calls, "rest-json")
+    v2 = {
+        "GetApis": ("get_apis", {}),
+        "GetApi": ("get_api", {"ApiId": "a1"}),
+        "GetRoutes": ("get_routes", {"ApiId": "a1"}),
+        "GetStage": ("get_stage", {"ApiId": "a1", "StageName": "$default"}),
+    }
+    assert _identify(built, "apigatewayv2", v2) == _expect(v2, "rest-json")
+
+
+def test_route53_and_cloudfront_rest_xml_from_the_model(built):
+    r53 = {
+        "ListHostedZones": ("list_hosted_zones", {}),
+        "GetHostedZone": ("get_hosted_zone", {"Id": "/hostedzone/Z1"}),
+        "ListResourceRecordSets": ("list_resource_record_sets", {"HostedZoneId": "Z1"}),
+        "ChangeResourceRecordSets": (
+            "change_resource_record_sets",
+            {
+                "HostedZoneId": "Z1",
+                "ChangeBatch": {
+                    "Changes": [
+                        {
+                            "Action": "UPSERT",  # a body field named Action: still REST
+                            "ResourceRecordSet": {
+                                "Name": "a.example.com",
+                                "Type": "A",
+                                "TTL": 60,
+                                "ResourceRecords": [{"Value": "192.0.2.1"}],
+                            },
+                        }
+                    ]
+                },
+            },
+        ),
+        "GetHealthCheckStatus": ("get_health_check_status", {"HealthCheckId": "h1"}),
+    }
+    assert _identify(built, "route53", r53) == _expect(r53, "rest-xml")
+    cf = {
+        "ListDistributions": ("list_distributions", {}),
+        "GetDistribution": ("get_distribution", {"Id": "E1"}),
+        "GetDistributionConfig": ("get_distribution_config", {"Id": "E1"}),
+        "CreateInvalidation": (
+            "create_invalidation",
+            {
+                "DistributionId": "E1",
+                "InvalidationBatch": {"Paths": {"Quantity": 1, "Items": ["/*"]}, "CallerReference": "c"},
+            },
+        ),
+        "ListInvalidations": ("list_invalidations", {"DistributionId": "E1"}),
+    }
+    assert _identify(built, "cloudfront", cf) == _expect(cf, "rest-xml")
+
+
+def test_eks_and_services_whose_signing_name_differs(built):
+    eks = {
+        "ListClusters": ("list_clusters", {}),
+        "DescribeCluster": ("describe_cluster", {"name": "c1"}),
+        "ListNodegroups": ("list_nodegroups", {"clusterName": "c1"}),
+        "DescribeNodegroup": ("describe_nodegroup", {"clusterName": "c1", "nodegroupName": "n1"}),
+        "DescribeAddonVersions": ("describe_addon_versions", {}),
+        "DescribeAddon": ("describe_addon", {"clusterName": "c1", "addonName": "vpc-cni"}),
+    }
+    assert _identify(built, "eks", eks) == _expect(eks, "rest-json")
+    # (botocore service, signing name, client method, params, operation)
+    others = [
+        ("opensearch", "es", "describe_domain", {"DomainName": "dom"}, "DescribeDomain"),
+        ("es", "es", "describe_elasticsearch_domain", {"DomainName": "dom"}, "DescribeElasticsearchDomain"),
+        (
+            "apigatewaymanagementapi",
+            "execute-api",
+            "post_to_connection",
+            {"ConnectionId": "c=", "Data": b"x"},
+            "PostToConnection",
+        ),
+        ("efs", "elasticfilesystem", "describe_file_systems", {}, "DescribeFileSystems"),
+        ("iot-data", "iotdata", "get_thing_shadow", {"thingName": "t"}, "GetThingShadow"),
+        (
+            "iot",  # greedy {arn+} outside S3
+            "iot",
+            "get_topic_rule_destination",
+            {"arn": f"arn:aws:iot:us-east-1:{ACCOUNT}:ruledestination/http/0a1b"},
+            "GetTopicRuleDestination",
+        ),
+    ]
+    got = []
+    for service, _, method, params, _ in others:
+        r = built(service, method, **params)
+        got.append((service, r.service, operation_of(r), r.protocol))
+    assert got == [(svc, signing, op, "rest-json") for svc, signing, _, _, op in others]
+
+
+def test_json_and_query_services_still_identify_by_target_and_action(built):
+    r = built("ecr-public", "describe_repositories")
+    assert (operation_of(r), r.protocol) == ("DescribeRepositories", "json")
+    r = built("sts", "get_caller_identity")
+    assert (operation_of(r), r.protocol) == ("GetCallerIdentity", "query")
+
+
+# Operations that differ only in their host or body, never on the wire the
+# proxy sees: (served as, also sent by)
+_WIRE_TWINS = {
+    ("s3", "GetBucketLifecycle"): "GetBucketLifecycleConfiguration",  # deprecated twin
+    ("s3", "PutBucketLifecycle"): "PutBucketLifecycleConfiguration",
+    ("s3", "GetBucketNotification"): "GetBucketNotificationConfiguration",
+    ("s3", "PutBucketNotification"): "PutBucketNotificationConfiguration",
+    ("s3", "ListDirectoryBuckets"): "ListBuckets",  # really signed as s3express
+}
+
+
+def _dummy(shape, depth=0):
+    """Smallest value of a shape with every required member set."""
+    t = shape.type_name
+    if t == "structure":
+        return {m: _dummy(shape.members[m], depth + 1) for m in shape.required_members} if depth < 8 else {}
+    if t == "list":
+        return [_dummy(shape.member, depth + 1)] if depth < 8 else []
+    if t == "map":
+        return {}
+    if t in ("integer", "long"):
+        return 1
+    if t in ("float", "double"):
+        return 1.0
+    if t == "boolean":
+        return True
+    if t == "blob":
+        return b"x"
+    if t == "timestamp":
+        return datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+    return shape.enum[0] if shape.enum else "x1"
+
+
+@pytest.mark.parametrize(
+    "service", ["lambda", "s3", "s3control", "apigateway", "apigatewayv2", "route53", "cloudfront", "eks"]
+)
+def test_every_operation_of_a_service_is_identified(service):
+    """Serialise every operation of the service (required members only) the
+    way botocore does and check the proxy names it back."""
+    # A fresh session: a client's session has its S3 model rewritten in place
+    # (botocore's remove_bucket_from_url_paths_from_model drops "/{Bucket}").
+    model = botocore.session.get_session().get_service_model(service)
+    signing = model.signing_name
+    serializer = create_serializer(model.protocol, include_validation=False)
+    wrong = {}
+    for name in model.operation_names:
+        op = model.operation_model(name)
+        params = _dummy(op.input_shape) if op.input_shape is not None else {}
+        request = serializer.serialize_to_request(params, op)
+        prepare_request_dict(request, endpoint_url="http://127.0.0.1:9")
+        parts = urlsplit(request["url"])
+        headers = {k.lower(): v for k, v in request["headers"].items()}
+        headers["authorization"] = AUTH.format(svc=signing)
+        body = request["body"] if isinstance(request["body"], bytes) else b""
+        r = ProxyRequest(request["method"], parts.path, parts.query, headers, body, 0.0, 0.0)
+        r.service = service_of(r)
+        r.protocol = protocol_of(r)
+        expected = _WIRE_TWINS.get((service, name), name)
+        if (operation_of(r), r.protocol) != (expected, model.protocol):
+            wrong[name] = (request["method"], r.target, operation_of(r), r.protocol)
+    assert wrong == {}
+
+
+def test_signing_names_map_to_botocore_services():
+    assert {"s3", "s3control"} <= {s for s, _ in _rest_services("s3")}
+    assert {"apigateway", "apigatewayv2"} <= {s for s, _ in _rest_services("apigateway")}
+    assert {"es", "opensearch"} <= {s for s, _ in _rest_services("es")}
+    assert "apigatewaymanagementapi" in {s for s, _ in _rest_services("execute-api")}
+    assert _rest_services("lambda") == (("lambda", "rest-json"),)
+    assert _rest_services("logs") == ()  # a json service: named by X-Amz-Target
+
+
+@pytest.mark.parametrize("service", ["s3", "lambda", "route53", "iot-data", "opensearch"])
+def test_fast_metadata_read_equals_the_whole_model(service):
+    loader = botocore.session.get_session().get_component("data_loader")
+    assert _service_metadata(loader, service) == dict(loader.load_service_model(service, "service-2")["metadata"])
+
+
+def test_operations_of_real_requests_through_the_proxy(boto_session):
+    """End to end: clients talk to the proxy, which answers every request
+    itself (the upstream is never contacted); the recorded operation names
+    and the protocol of each error come from the models."""
+    with FaultProxy(("127.0.0.1", 9)) as p:
+        p.add_fault(None, access_denied(message="no"))
+
+        def call(service, method, **params):
+            c = boto_session.client(
+                service,
+                region_name=REGION,
+                endpoint_url=p.url,
+                aws_access_key_id="testing",
+                aws_secret_access_key="testing",
+                config=Config(retries=NO_RETRY),
+            )
+            with pytest.raises(ClientError) as ei:
+                getattr(c, method)(**params)
+            return _code(ei.value)
+
+        codes = [
+            call("route53", "list_resource_record_sets", HostedZoneId="Z1"),
+            call("cloudfront", "get_distribution_config", Id="E1"),
+            call("apigateway", "get_stages", restApiId="a1"),
+            call("eks", "describe_nodegroup", clusterName="c1", nodegroupName="n1"),
+            call("s3", "get_bucket_acl", Bucket="bkt"),
+            call("s3", "get_object", Bucket="bkt", Key="a/b/c.txt"),
+            call("lambda", "get_policy", FunctionName="fn"),
+        ]
+        assert p.operations() == [
+            "ListResourceRecordSets",
+            "GetDistributionConfig",
+            "GetStages",
+            "DescribeNodegroup",
+            "GetBucketAcl",
+            "GetObject",
+            "GetPolicy",
+        ]
+        assert [r.protocol for r in p.requests] == ["rest-xml", "rest-xml"] + ["rest-json"] * 2 + ["rest-xml"] * 2 + [
+            "rest-json"
+        ]
+    assert codes[:2] == [("AccessDenied", 403)] * 2
+    assert codes[2:4] == [("AccessDeniedException", 403)] * 2

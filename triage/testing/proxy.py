@@ -3,7 +3,8 @@ moto server (or any HTTP endpoint), so tests and benchmarks go through
 botocore's real HTTP stack: signing, connection pooling, keep-alive, timeouts,
 response parsing and retries.
 
-Stdlib only. Typical use::
+Stdlib only, plus botocore's service models (loaded lazily) to name the
+operation of a REST request. Typical use::
 
     from moto.server import ThreadedMotoServer
     from triage.testing.proxy import FaultProxy, throttle
@@ -32,9 +33,11 @@ client's connection alive regardless).
 
 from __future__ import annotations
 
+import gzip
 import http.client
 import json
 import logging
+import os
 import re
 import socket
 import struct
@@ -45,8 +48,8 @@ import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from socketserver import TCPServer
-from typing import Callable, Iterable, Union
-from urllib.parse import parse_qs, urlsplit
+from typing import Callable, Union
+from urllib.parse import parse_qs, unquote, urlsplit
 from xml.sax.saxutils import escape as _xml_escape
 
 __all__ = [
@@ -65,7 +68,6 @@ __all__ = [
     "operation_of",
     "protocol_of",
     "service_of",
-    "register_rest_routes",
 ]
 
 log = logging.getLogger(__name__)
@@ -89,7 +91,6 @@ _HOP_BY_HOP = frozenset(
 
 _CREDENTIAL_RE = re.compile(r"Credential=[^/,\s]+/\d{8}/[^/,\s]+/([^/,\s]+)/aws4_request")
 _CBOR_PATH_RE = re.compile(r"^/service/([^/]+)/operation/([^/?]+)$")
-_REST_XML_SERVICES = frozenset({"s3", "s3control", "route53", "cloudfront"})
 
 
 # --------------------------------------------------------------------------
@@ -176,256 +177,243 @@ def protocol_of(req: ProxyRequest) -> str:
         if service == "ec2" or (service is None and req.params.get("Version") == "2016-11-15"):
             return "ec2"
         return "query"
-    if service in _REST_XML_SERVICES:
-        return "rest-xml"
-    return "rest-json"
+    if service is None:
+        return "rest-json"
+    try:  # from the botocore models of the services signing as ``service``
+        protocols = {p for _, p in _rest_services(service)}
+        if len(protocols) > 1:  # none today; the operation's own service decides
+            route = _match_rest(req)
+            protocols = {route.protocol} if route else protocols
+    except Exception:
+        log.debug("REST protocol lookup failed", exc_info=True)
+        return "rest-json"
+    return "rest-xml" if protocols == {"rest-xml"} else "rest-json"
 
 
-# --- REST route tables ---------------------------------------------------
+# --- REST operations, derived from botocore's service models --------------
 #
-# One route per line: METHOD /uri-template[?required&query=value] Operation
-# [header:name]   ({Name} matches one path segment, {Name+} the rest).
-# Lambda: all operations, generated from botocore 1.43's service model.
-# S3: the common operations, path-style addressing (what botocore uses for an
-# IP-address endpoint_url such as proxy.url).
+# A REST request (rest-json: lambda, apigateway, eks, ...; rest-xml: s3,
+# s3control, route53, cloudfront) carries no operation name. It is named by
+# matching its method, path and query against each operation's
+# ``http.method`` / ``http.requestUri`` (``{Label}`` = one path segment,
+# ``{Label+}`` = the rest, ``?key`` / ``?key=value`` = required query) in the
+# botocore models of the services that sign with the request's SigV4 name.
+# Models are loaded on first use and cached per service; nothing is
+# hand-maintained, a newer botocore brings its new routes along.
 
-_LAMBDA_ROUTES = """
-POST /2014-11-13/functions/{FunctionName}/invoke-async InvokeAsync
-GET /2015-03-31/event-source-mappings ListEventSourceMappings
-POST /2015-03-31/event-source-mappings CreateEventSourceMapping
-DELETE /2015-03-31/event-source-mappings/{UUID} DeleteEventSourceMapping
-GET /2015-03-31/event-source-mappings/{UUID} GetEventSourceMapping
-PUT /2015-03-31/event-source-mappings/{UUID} UpdateEventSourceMapping
-GET /2015-03-31/functions ListFunctions
-POST /2015-03-31/functions CreateFunction
-DELETE /2015-03-31/functions/{FunctionName} DeleteFunction
-GET /2015-03-31/functions/{FunctionName} GetFunction
-GET /2015-03-31/functions/{FunctionName}/aliases ListAliases
-POST /2015-03-31/functions/{FunctionName}/aliases CreateAlias
-DELETE /2015-03-31/functions/{FunctionName}/aliases/{Name} DeleteAlias
-GET /2015-03-31/functions/{FunctionName}/aliases/{Name} GetAlias
-PUT /2015-03-31/functions/{FunctionName}/aliases/{Name} UpdateAlias
-PUT /2015-03-31/functions/{FunctionName}/code UpdateFunctionCode
-GET /2015-03-31/functions/{FunctionName}/configuration GetFunctionConfiguration
-PUT /2015-03-31/functions/{FunctionName}/configuration UpdateFunctionConfiguration
-POST /2015-03-31/functions/{FunctionName}/invocations Invoke
-GET /2015-03-31/functions/{FunctionName}/policy GetPolicy
-POST /2015-03-31/functions/{FunctionName}/policy AddPermission
-DELETE /2015-03-31/functions/{FunctionName}/policy/{StatementId} RemovePermission
-GET /2015-03-31/functions/{FunctionName}/versions ListVersionsByFunction
-POST /2015-03-31/functions/{FunctionName}/versions PublishVersion
-GET /2016-08-19/account-settings GetAccountSettings
-DELETE /2017-03-31/tags/{Resource} UntagResource
-GET /2017-03-31/tags/{Resource} ListTags
-POST /2017-03-31/tags/{Resource} TagResource
-DELETE /2017-10-31/functions/{FunctionName}/concurrency DeleteFunctionConcurrency
-PUT /2017-10-31/functions/{FunctionName}/concurrency PutFunctionConcurrency
-GET /2018-10-31/layers ListLayers
-GET /2018-10-31/layers/{LayerName}/versions ListLayerVersions
-POST /2018-10-31/layers/{LayerName}/versions PublishLayerVersion
-DELETE /2018-10-31/layers/{LayerName}/versions/{VersionNumber} DeleteLayerVersion
-GET /2018-10-31/layers/{LayerName}/versions/{VersionNumber} GetLayerVersion
-GET /2018-10-31/layers/{LayerName}/versions/{VersionNumber}/policy GetLayerVersionPolicy
-POST /2018-10-31/layers/{LayerName}/versions/{VersionNumber}/policy AddLayerVersionPermission
-DELETE /2018-10-31/layers/{LayerName}/versions/{VersionNumber}/policy/{StatementId} RemoveLayerVersionPermission
-GET /2018-10-31/layers?find=LayerVersion GetLayerVersionByArn
-DELETE /2019-09-25/functions/{FunctionName}/event-invoke-config DeleteFunctionEventInvokeConfig
-GET /2019-09-25/functions/{FunctionName}/event-invoke-config GetFunctionEventInvokeConfig
-POST /2019-09-25/functions/{FunctionName}/event-invoke-config UpdateFunctionEventInvokeConfig
-PUT /2019-09-25/functions/{FunctionName}/event-invoke-config PutFunctionEventInvokeConfig
-GET /2019-09-25/functions/{FunctionName}/event-invoke-config/list ListFunctionEventInvokeConfigs
-GET /2019-09-30/functions/{FunctionName}/concurrency GetFunctionConcurrency
-DELETE /2019-09-30/functions/{FunctionName}/provisioned-concurrency DeleteProvisionedConcurrencyConfig
-GET /2019-09-30/functions/{FunctionName}/provisioned-concurrency GetProvisionedConcurrencyConfig
-PUT /2019-09-30/functions/{FunctionName}/provisioned-concurrency PutProvisionedConcurrencyConfig
-GET /2019-09-30/functions/{FunctionName}/provisioned-concurrency?List=ALL ListProvisionedConcurrencyConfigs
-GET /2020-04-22/code-signing-configs ListCodeSigningConfigs
-POST /2020-04-22/code-signing-configs CreateCodeSigningConfig
-DELETE /2020-04-22/code-signing-configs/{CodeSigningConfigArn} DeleteCodeSigningConfig
-GET /2020-04-22/code-signing-configs/{CodeSigningConfigArn} GetCodeSigningConfig
-PUT /2020-04-22/code-signing-configs/{CodeSigningConfigArn} UpdateCodeSigningConfig
-GET /2020-04-22/code-signing-configs/{CodeSigningConfigArn}/functions ListFunctionsByCodeSigningConfig
-DELETE /2020-06-30/functions/{FunctionName}/code-signing-config DeleteFunctionCodeSigningConfig
-GET /2020-06-30/functions/{FunctionName}/code-signing-config GetFunctionCodeSigningConfig
-PUT /2020-06-30/functions/{FunctionName}/code-signing-config PutFunctionCodeSigningConfig
-GET /2021-07-20/functions/{FunctionName}/runtime-management-config GetRuntimeManagementConfig
-PUT /2021-07-20/functions/{FunctionName}/runtime-management-config PutRuntimeManagementConfig
-DELETE /2021-10-31/functions/{FunctionName}/url DeleteFunctionUrlConfig
-GET /2021-10-31/functions/{FunctionName}/url GetFunctionUrlConfig
-POST /2021-10-31/functions/{FunctionName}/url CreateFunctionUrlConfig
-PUT /2021-10-31/functions/{FunctionName}/url UpdateFunctionUrlConfig
-GET /2021-10-31/functions/{FunctionName}/urls ListFunctionUrlConfigs
-POST /2021-11-15/functions/{FunctionName}/response-streaming-invocations InvokeWithResponseStream
-GET /2024-08-31/functions/{FunctionName}/recursion-config GetFunctionRecursionConfig
-PUT /2024-08-31/functions/{FunctionName}/recursion-config PutFunctionRecursionConfig
-GET /2025-11-30/capacity-providers ListCapacityProviders
-POST /2025-11-30/capacity-providers CreateCapacityProvider
-DELETE /2025-11-30/capacity-providers/{CapacityProviderName} DeleteCapacityProvider
-GET /2025-11-30/capacity-providers/{CapacityProviderName} GetCapacityProvider
-PUT /2025-11-30/capacity-providers/{CapacityProviderName} UpdateCapacityProvider
-GET /2025-11-30/capacity-providers/{CapacityProviderName}/function-versions ListFunctionVersionsByCapacityProvider
-GET /2025-11-30/functions/{FunctionName}/function-scaling-config GetFunctionScalingConfig
-PUT /2025-11-30/functions/{FunctionName}/function-scaling-config PutFunctionScalingConfig
-POST /2025-12-01/durable-execution-callbacks/{CallbackId}/fail SendDurableExecutionCallbackFailure
-POST /2025-12-01/durable-execution-callbacks/{CallbackId}/heartbeat SendDurableExecutionCallbackHeartbeat
-POST /2025-12-01/durable-execution-callbacks/{CallbackId}/succeed SendDurableExecutionCallbackSuccess
-GET /2025-12-01/durable-executions/{DurableExecutionArn} GetDurableExecution
-POST /2025-12-01/durable-executions/{DurableExecutionArn}/checkpoint CheckpointDurableExecution
-GET /2025-12-01/durable-executions/{DurableExecutionArn}/history GetDurableExecutionHistory
-GET /2025-12-01/durable-executions/{DurableExecutionArn}/state GetDurableExecutionState
-POST /2025-12-01/durable-executions/{DurableExecutionArn}/stop StopDurableExecution
-GET /2025-12-01/functions/{FunctionName}/durable-executions ListDurableExecutionsByFunction
-"""
-
-_S3_ROUTES = """
-GET / ListBuckets
-PUT /{Bucket} CreateBucket
-DELETE /{Bucket} DeleteBucket
-HEAD /{Bucket} HeadBucket
-GET /{Bucket} ListObjects
-GET /{Bucket}?list-type=2 ListObjectsV2
-GET /{Bucket}?versions ListObjectVersions
-GET /{Bucket}?uploads ListMultipartUploads
-POST /{Bucket}?delete DeleteObjects
-GET /{Bucket}?location GetBucketLocation
-GET /{Bucket}?policy GetBucketPolicy
-PUT /{Bucket}?policy PutBucketPolicy
-DELETE /{Bucket}?policy DeleteBucketPolicy
-GET /{Bucket}?policyStatus GetBucketPolicyStatus
-GET /{Bucket}?acl GetBucketAcl
-PUT /{Bucket}?acl PutBucketAcl
-GET /{Bucket}?encryption GetBucketEncryption
-PUT /{Bucket}?encryption PutBucketEncryption
-DELETE /{Bucket}?encryption DeleteBucketEncryption
-GET /{Bucket}?publicAccessBlock GetPublicAccessBlock
-PUT /{Bucket}?publicAccessBlock PutPublicAccessBlock
-DELETE /{Bucket}?publicAccessBlock DeletePublicAccessBlock
-GET /{Bucket}?versioning GetBucketVersioning
-PUT /{Bucket}?versioning PutBucketVersioning
-GET /{Bucket}?tagging GetBucketTagging
-PUT /{Bucket}?tagging PutBucketTagging
-DELETE /{Bucket}?tagging DeleteBucketTagging
-GET /{Bucket}?notification GetBucketNotificationConfiguration
-PUT /{Bucket}?notification PutBucketNotificationConfiguration
-GET /{Bucket}?lifecycle GetBucketLifecycleConfiguration
-PUT /{Bucket}?lifecycle PutBucketLifecycleConfiguration
-DELETE /{Bucket}?lifecycle DeleteBucketLifecycle
-GET /{Bucket}?cors GetBucketCors
-PUT /{Bucket}?cors PutBucketCors
-DELETE /{Bucket}?cors DeleteBucketCors
-GET /{Bucket}?logging GetBucketLogging
-PUT /{Bucket}?logging PutBucketLogging
-GET /{Bucket}?ownershipControls GetBucketOwnershipControls
-PUT /{Bucket}?ownershipControls PutBucketOwnershipControls
-DELETE /{Bucket}?ownershipControls DeleteBucketOwnershipControls
-GET /{Bucket}?website GetBucketWebsite
-PUT /{Bucket}?website PutBucketWebsite
-DELETE /{Bucket}?website DeleteBucketWebsite
-GET /{Bucket}?replication GetBucketReplication
-PUT /{Bucket}?replication PutBucketReplication
-DELETE /{Bucket}?replication DeleteBucketReplication
-GET /{Bucket}?object-lock GetObjectLockConfiguration
-PUT /{Bucket}?object-lock PutObjectLockConfiguration
-GET /{Bucket}/{Key+} GetObject
-HEAD /{Bucket}/{Key+} HeadObject
-PUT /{Bucket}/{Key+} PutObject
-PUT /{Bucket}/{Key+} CopyObject header:x-amz-copy-source
-DELETE /{Bucket}/{Key+} DeleteObject
-POST /{Bucket}/{Key+}?uploads CreateMultipartUpload
-PUT /{Bucket}/{Key+}?partNumber&uploadId UploadPart
-PUT /{Bucket}/{Key+}?partNumber&uploadId UploadPartCopy header:x-amz-copy-source
-POST /{Bucket}/{Key+}?uploadId CompleteMultipartUpload
-DELETE /{Bucket}/{Key+}?uploadId AbortMultipartUpload
-GET /{Bucket}/{Key+}?uploadId ListParts
-GET /{Bucket}/{Key+}?acl GetObjectAcl
-PUT /{Bucket}/{Key+}?acl PutObjectAcl
-GET /{Bucket}/{Key+}?tagging GetObjectTagging
-PUT /{Bucket}/{Key+}?tagging PutObjectTagging
-DELETE /{Bucket}/{Key+}?tagging DeleteObjectTagging
-GET /{Bucket}/{Key+}?attributes GetObjectAttributes
-POST /{Bucket}/{Key+}?restore RestoreObject
-GET /{Bucket}/{Key+}?retention GetObjectRetention
-PUT /{Bucket}/{Key+}?retention PutObjectRetention
-GET /{Bucket}/{Key+}?legal-hold GetObjectLegalHold
-PUT /{Bucket}/{Key+}?legal-hold PutObjectLegalHold
-"""
+_REST_PROTOCOLS = ("rest-json", "rest-xml")
+_METADATA_RE = re.compile(r'"metadata"\s*:\s*')
+_MODELS_LOCK = threading.RLock()
+_models_session = None  # botocore Session, created on first use
+_signing_index: dict[str, tuple[tuple[str, str], ...]] | None = None
+_service_routes: dict[str, dict[str, tuple["_Route", ...]]] = {}
 
 
 @dataclass(frozen=True)
 class _Route:
-    method: str
-    regex: re.Pattern
-    query: tuple  # ((key, value-or-None), ...)
-    header: str | None
+    service: str  # botocore service name, e.g. "s3control"
+    protocol: str  # "rest-json" or "rest-xml"
     operation: str
-    specificity: tuple
+    method: str
+    regex: re.Pattern  # matched against the path as returned by _plain_path()
+    query: tuple  # literal query of the requestUri: ((key, value-or-None), ...)
+    required_query: tuple  # names of the required querystring members
+    required_headers: tuple  # lower-cased names of the required header members
+    known_query: frozenset  # every query key the operation may send
+    literal: int  # literal path segments + literal query keys
+    trailing_slash: bool  # the requestUri path ends with "/"
+    greedy: int
+    literal_chars: int
+    deprecated: bool
 
 
-def _compile_template(template: str) -> re.Pattern:
+def _botocore_session():
+    # A session of our own, never used for clients: a client rewrites its
+    # session's cached S3 model in place (remove_bucket_from_url_paths_from_model
+    # drops the leading "/{Bucket}" of every requestUri).
+    global _models_session
+    if _models_session is None:
+        import botocore.session
+
+        _models_session = botocore.session.get_session()
+    return _models_session
+
+
+def _service_metadata(loader, name: str) -> dict:
+    """A service-2 model's ``metadata``, parsed from the first 16 KiB of the
+    file the loader would read (models put it right after ``"version"``):
+    indexing the signing names of 400+ services this way takes ~0.1 s where
+    loading every whole model takes seconds. Falls back to the whole model."""
+    version = loader.determine_latest_version(name, "service-2")
+    for root in loader.search_paths:
+        base = os.path.join(root, name, version, "service-2")
+        for ext, opener in ((".json", open), (".json.gz", gzip.open)):
+            if not os.path.isfile(base + ext):
+                continue
+            with opener(base + ext, "rb") as fp:
+                head = fp.read(16384).decode("utf-8", "replace")
+            m = _METADATA_RE.search(head)
+            if m:
+                try:
+                    meta = json.JSONDecoder().raw_decode(head, m.end())[0]
+                except ValueError:
+                    meta = None
+                if isinstance(meta, dict) and ("protocol" in meta or "protocols" in meta):
+                    return meta
+            return loader.load_service_model(name, "service-2").get("metadata", {})
+    return loader.load_service_model(name, "service-2").get("metadata", {})
+
+
+def _rest_services(signing_name: str) -> tuple[tuple[str, str], ...]:
+    """``((botocore service name, protocol), ...)`` of the REST services whose
+    SigV4 signing name (``signingName``, else ``endpointPrefix``) is
+    ``signing_name``, e.g. ``"s3"`` -> s3 and s3control, ``"apigateway"`` ->
+    apigateway and apigatewayv2, ``"es"`` -> es and opensearch,
+    ``"execute-api"`` -> apigatewaymanagementapi and connectparticipant."""
+    global _signing_index
+    with _MODELS_LOCK:
+        if _signing_index is None:
+            index: dict[str, list[tuple[str, str]]] = {}
+            loader = _botocore_session().get_component("data_loader")
+            for name in sorted(loader.list_available_services("service-2")):
+                try:
+                    meta = _service_metadata(loader, name)
+                except Exception:
+                    log.debug("no metadata for botocore service %s", name, exc_info=True)
+                    continue
+                protocols = [meta.get("protocol"), *(meta.get("protocols") or ())]
+                rest = [p for p in protocols if p in _REST_PROTOCOLS]
+                if rest:
+                    signing = meta.get("signingName") or meta.get("endpointPrefix") or name
+                    index.setdefault(signing, []).append((name, rest[0]))
+            _signing_index = {k: tuple(v) for k, v in index.items()}
+        return _signing_index.get(signing_name, ())
+
+
+def _compile_template(path: str) -> re.Pattern:
+    """Regex of a requestUri path: ``{Name}`` one segment, ``{Name+}`` at
+    least one character of anything; an optional trailing slash."""
+    path = path.rstrip("/") or "/"
     out, pos = [], 0
-    for m in re.finditer(r"\{([^}]+)\}", template):
-        out.append(re.escape(template[pos : m.start()]))
+    for m in re.finditer(r"\{([^}]+)\}", path):
+        out.append(re.escape(unquote(path[pos : m.start()])))
         out.append(".+" if m.group(1).endswith("+") else "[^/]+")
         pos = m.end()
-    out.append(re.escape(template[pos:]))
+    out.append(re.escape(unquote(path[pos:])))
     body = "".join(out)
-    if template != "/":
+    if path != "/":
         body += "/?"
-    return re.compile(f"^{body}$")
+    return re.compile(f"^{body}$", re.DOTALL)
 
 
-def _parse_routes(text: str | Iterable[str]) -> list[_Route]:
-    lines = text.splitlines() if isinstance(text, str) else list(text)
-    routes = []
-    for line in lines:
-        parts = line.split()
-        if not parts:
-            continue
-        method, uri, op = parts[0].upper(), parts[1], parts[2]
-        header = None
-        for extra in parts[3:]:
-            if extra.startswith("header:"):
-                header = extra[len("header:") :].lower()
-        path, _, qs = uri.partition("?")
-        query = []
-        for item in filter(None, qs.split("&")):
-            k, eq, v = item.partition("=")
-            query.append((k, v if eq else None))
-        literal = len(re.sub(r"\{[^}]+\}", "", path))
-        spec = (len(query) + (header is not None), literal)
-        routes.append(_Route(method, _compile_template(path), tuple(query), header, op, spec))
-    return routes
+def _plain_path(path: str) -> str:
+    """Percent-decoded URL path, except ``%2F`` (a ``/`` inside one label),
+    so literal parts match however the client encoded them."""
+    return unquote(re.sub(r"%2[fF]", "%252F", path))
 
 
-_REST_ROUTES: dict[str, list[_Route]] = {
-    "lambda": _parse_routes(_LAMBDA_ROUTES),
-    "s3": _parse_routes(_S3_ROUTES),
-}
-_REST_ROUTES_LOCK = threading.Lock()
+def _compile_route(service: str, protocol: str, op) -> _Route | None:
+    http_ = op.http or {}
+    method, uri = http_.get("method"), http_.get("requestUri")
+    if not method or not uri:
+        return None
+    path, _, qs = uri.partition("?")
+    query = []
+    for item in filter(None, qs.split("&")):
+        k, eq, v = item.partition("=")
+        query.append((unquote(k), unquote(v) if eq else None))
+    known = {k for k, _ in query}
+    required_query, required_headers = [], []
+    shape = op.input_shape
+    if shape is not None:
+        required = set(shape.required_members)
+        for member_name, member in shape.members.items():
+            location = member.serialization.get("location")
+            wire = member.serialization.get("name", member_name)
+            if location == "querystring" and member.type_name != "map":
+                known.add(wire)
+                if member_name in required:
+                    required_query.append(wire)
+            elif location == "header" and member_name in required:
+                required_headers.append(wire.lower())
+    segments = [s for s in path.split("/") if s]
+    return _Route(
+        service=service,
+        protocol=protocol,
+        operation=op.name,
+        method=method.upper(),
+        regex=_compile_template(path),
+        query=tuple(query),
+        required_query=tuple(required_query),
+        required_headers=tuple(required_headers),
+        known_query=frozenset(known),
+        literal=sum(1 for s in segments if "{" not in s) + len(query),
+        trailing_slash=path != "/" and path.endswith("/"),
+        greedy=path.count("+}"),
+        literal_chars=len(re.sub(r"\{[^}]+\}", "", path)),
+        deprecated=bool(getattr(op, "deprecated", False)),
+    )
 
 
-def register_rest_routes(service: str, routes: str | Iterable[str]) -> None:
-    """Teach ``operation_of`` the REST routes of another service (its SigV4
-    signing name), in the route-table format above, e.g.
-    ``register_rest_routes("apigateway", "GET /restapis GetRestApis")``."""
-    parsed = _parse_routes(routes)
-    with _REST_ROUTES_LOCK:
-        _REST_ROUTES[service] = _REST_ROUTES.get(service, []) + parsed
+def _routes(service: str, protocol: str) -> dict[str, tuple[_Route, ...]]:
+    """Routes of one botocore service by HTTP method (loaded once)."""
+    with _MODELS_LOCK:
+        routes = _service_routes.get(service)
+        if routes is None:
+            model = _botocore_session().get_service_model(service)
+            by_method: dict[str, list[_Route]] = {}
+            for name in model.operation_names:
+                route = _compile_route(service, protocol, model.operation_model(name))
+                if route is not None:
+                    by_method.setdefault(route.method, []).append(route)
+            routes = _service_routes[service] = {k: tuple(v) for k, v in by_method.items()}
+        return routes
 
 
-def _match_rest(routes: list[_Route], req: ProxyRequest) -> str | None:
+def _match_rest(req: ProxyRequest) -> _Route | None:
+    """The most specific route of the request's signing name (Lambda's for an
+    unsigned request) that its method, path and literal query match.
+
+    Specificity, most important first: more literal parts of the requestUri
+    (path segments, query keys such as ``?policy`` or ``list-type=2``); fewer
+    required querystring / header members missing; more of them present
+    (``uploadId``, ``x-amz-copy-source``); a trailing slash as in the
+    requestUri; fewer query keys the operation doesn't know; fewer greedy
+    labels; more literal characters; not deprecated (GetBucketLifecycle vs
+    GetBucketLifecycleConfiguration); a service whose name is the signing
+    name; then the first in the model's order."""
+    signing = req.service if req.service is not None else service_of(req)
+    signing = signing or "lambda"
+    services = _rest_services(signing)
+    if not services:
+        return None
+    path = _plain_path(req.path)
+    slash = path != "/" and path.endswith("/")
     query = parse_qs(req.query, keep_blank_values=True)
-    best: _Route | None = None
-    for r in routes:
-        if r.method != req.method or not r.regex.match(req.path):
-            continue
-        if r.header is not None and r.header not in req.headers:
-            continue
-        if any(k not in query or (v is not None and v not in query[k]) for k, v in r.query):
-            continue
-        if best is None or r.specificity > best.specificity:
-            best = r
-    return best.operation if best else None
+    best, best_key = None, None
+    for name, protocol in services:
+        for r in _routes(name, protocol).get(req.method, ()):
+            if not r.regex.match(path):
+                continue
+            if any(k not in query or (v is not None and v not in query[k]) for k, v in r.query):
+                continue
+            present = sum(k in query for k in r.required_query) + sum(h in req.headers for h in r.required_headers)
+            missing = len(r.required_query) + len(r.required_headers) - present
+            unknown = sum(1 for k in query if k not in r.known_query)
+            key = (
+                r.literal,
+                -missing,
+                present,
+                r.trailing_slash == slash,
+                -unknown,
+                -r.greedy,
+                r.literal_chars,
+                not r.deprecated,
+                name == signing,
+            )
+            if best_key is None or key > best_key:
+                best, best_key = r, key
+    return best
 
 
 def operation_of(req: ProxyRequest) -> str | None:
@@ -437,10 +425,12 @@ def operation_of(req: ProxyRequest) -> str | None:
       ``/service/<Service>/operation/<Operation>``.
     * query / ec2 (iam, sts, ec2, ...): ``Action`` in the query string or the
       form-encoded body.
-    * REST (lambda, s3 path-style, anything registered with
-      ``register_rest_routes``): method + path template (+ required query
-      keys / headers) of the service named in the SigV4 credential scope; an
-      unsigned request is tried against the Lambda table only.
+    * REST (rest-json and rest-xml: lambda, s3 path-style, s3control,
+      apigateway, route53, cloudfront, eks, ...): method + path + query
+      matched against the ``http.requestUri`` of every operation in the
+      botocore models of the services signing with the SigV4 credential
+      scope's name (see ``_match_rest`` for how a tie is broken); an
+      unsigned request is tried against Lambda only.
 
     Returns None when nothing matches; match such requests with
     ``add_fault(method=..., path=<regex>)`` instead.
@@ -455,12 +445,8 @@ def operation_of(req: ProxyRequest) -> str | None:
     action = req.params.get("Action")
     if action:
         return action
-    service = req.service if req.service is not None else service_of(req)
-    with _REST_ROUTES_LOCK:
-        routes = _REST_ROUTES.get(service or "lambda")
-    if routes:
-        return _match_rest(routes, req)
-    return None
+    route = _match_rest(req)
+    return route.operation if route else None
 
 
 # --------------------------------------------------------------------------
