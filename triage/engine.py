@@ -314,7 +314,8 @@ def _unavailable(outcomes: dict[str, StepOutcome], calls: list, deadline_reason:
     if cred:
         return f"no usable AWS credentials: {cred.message}"
     if any(e.kind == "network" for e in errors) and not any(c.error is None for c in calls):
-        net = next(e for e in errors if e.kind == "network")
+        # the first failure, not a later call that was not sent because of it
+        net = min((e for e in errors if e.kind == "network"), key=lambda e: e.code == "EndpointDown")
         return f"AWS endpoint unreachable: {net.message}"
     if deadline_reason:
         return deadline_reason
