@@ -8,11 +8,10 @@ function, ...) come from triage.errortext, which knows AWS's message formats;
 a fact fills the playbook input of the same name."""
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
+from . import patterns
 from .catalog import flag
 from .errortext import parse_error
 from .sanitize import clean
@@ -41,15 +40,16 @@ class Routing:
         return [flag(m) for m in self.missing]
 
 
-@lru_cache(maxsize=512)
-def _compiled(pattern: str) -> re.Pattern | None:
+def _compiled(pattern: str):
+    """A trigger on RE2 (linear in the text: no paste can make routing slow),
+    case-insensitive, `.` matching newlines; None when RE2 cannot run it."""
     try:
-        return re.compile(pattern, re.IGNORECASE | re.DOTALL)
-    except re.error:
+        return patterns.compile(pattern, True, True)
+    except patterns.PatternError:
         return None  # `triage validate` reports it; routing just skips it
 
 
-def _matches(entry, text: str) -> list[re.Match]:
+def _matches(entry, text: str) -> list:
     out = []
     for pattern in entry.triggers:
         rx = _compiled(pattern)
@@ -63,6 +63,7 @@ def route(text: str, entries: dict) -> Routing:
     text = clean(text if isinstance(text, str) else str(text or ""))
     parsed = parse_error(text)
     facts = dict(parsed.facts)
+    text = patterns.searchable(text)
     scored = []
     for entry in entries.values():
         if entry.error:

@@ -18,6 +18,8 @@ import jmespath
 from jmespath import exceptions as jexc
 from jmespath import functions as jfn
 
+from . import patterns
+
 
 class ExprError(ValueError):
     """A JMESPath expression that does not compile: carries the position."""
@@ -273,11 +275,12 @@ class TriageFunctions(jfn.Functions):
 
     @jfn.signature({"types": ["string", "null"]}, {"types": ["string"]})
     def _func_regex_match(self, s, pattern):
-        return bool(s is not None and re.search(pattern, s))
+        # RE2 (triage.patterns): linear in the text, whatever the pattern
+        return bool(s is not None and patterns.search(pattern, s))
 
     @jfn.signature({"types": ["string", "null"]}, {"types": ["string"]})
     def _func_regex_extract(self, s, pattern):
-        m = re.search(pattern, s or "")
+        m = patterns.search(pattern, s or "")
         return (m.group(1) if m.groups() else m.group(0)) if m else None
 
     @jfn.signature({"types": ["string", "null"]})
@@ -488,6 +491,25 @@ def compile_expr(expression: str):
 
 def search(expression: str, data: Any) -> Any:
     return compile_expr(expression).search(data, options=OPTIONS)
+
+
+REGEX_FUNCTIONS = frozenset({"regex_match", "regex_extract"})
+
+
+def regex_literals(expression: str) -> list[str]:
+    """The literal patterns given to regex_match/regex_extract (checked by `validate`)."""
+    out: list[str] = []
+    _regex_literals(compile_expr(expression).parsed, out)
+    return out
+
+
+def _regex_literals(node: dict, out: list[str]) -> None:
+    children = [c for c in node.get("children", []) if isinstance(c, dict)]
+    if node.get("type") == "function_expression" and node.get("value") in REGEX_FUNCTIONS \
+            and len(children) == 2 and children[1].get("type") == "literal":
+        out.append(children[1].get("value"))
+    for child in children:
+        _regex_literals(child, out)
 
 
 def _function_names(node: dict) -> set[str]:

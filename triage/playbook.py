@@ -13,7 +13,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from . import expr, yamlsrc
+from . import expr, patterns, yamlsrc
 from .errors import PlaybookError, Problem
 from .suggest import suggest
 
@@ -120,7 +120,7 @@ class Playbook:
     inputs: dict[str, Input]
     steps: dict[str, Step]
     checks: list[Check]
-    triggers: list[re.Pattern]
+    triggers: list          # compiled by triage.patterns (RE2)
     derive: dict[str, str] = field(default_factory=dict)
     references: tuple = ()
     origin: str = "file"     # a label for people; what is shipped is catalog.is_builtin(path)
@@ -310,6 +310,10 @@ class _Builder:
             names: set[str] = set()
             for e in exprs:
                 names |= expr.root_names(e)
+                for pattern in expr.regex_literals(e):  # run on RE2: it must be able to take them
+                    bad = patterns.problem(pattern)
+                    if bad:
+                        self.problem(path, str(bad), bad.hint)
                 for trap in expr.negation_traps(e):
                     self.problem(path, f"`!{trap}` means `(!{trap.split('.')[0]}).{'.'.join(trap.split('.')[1:])}` "
                                  f"in JMESPath, which is always null", f"write !({trap})")
@@ -361,11 +365,12 @@ class _Builder:
             checks.append(self.check(i, spec, known, inputs))
         triggers = []
         for i, pattern in enumerate(d.get("triggers") or []):
-            try:
-                triggers.append(re.compile(pattern, re.IGNORECASE | re.DOTALL))
-            except re.error as exc:
-                self.problem(["triggers", i], f"trigger is not a valid regular expression: {exc.msg} at position {exc.pos}",
-                             "triggers use Python regex syntax; escape literal ( ) [ ] . with a backslash")
+            try:  # RE2, as explain runs them: linear in the pasted text
+                triggers.append(patterns.compile(pattern, True, True))
+            except patterns.PatternError as exc:
+                self.problem(["triggers", i], f"trigger {exc.message}",
+                             "triggers use Python regex syntax; escape literal ( ) [ ] . with a backslash"
+                             if exc.message.startswith("is not a valid") else exc.hint)
         return Playbook(id=d["id"], title=d["title"], summary=d["summary"], path=self.filename, inputs=inputs,
                         steps=steps, checks=checks, triggers=triggers, references=tuple(d.get("references") or ()),
                         origin=origin, raw=d, derive=derive, scan=self.scan(d.get("scan"), inputs),
