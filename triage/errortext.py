@@ -723,7 +723,7 @@ _ACCESS_DENIED_RX = {
     # (see "principal"), which keeps the search linear on junk full of "arn:".
     "not_authorized": re.compile(
         rf"""
-        \s+is\s+not\s+authori[sz]ed\s+to\s+perform\s*:?\s*(?P<action>{_ACTION})
+        (?<!\s)\s+is\s+not\s+authori[sz]ed\s+to\s+perform\s*:?\s*(?P<action>{_ACTION})   # (?<!\s): one try per run of blanks
         (?:\s+on\s+resource\s*:?\s*(?:"(?P<qresource>[^"\n]{{1,2048}})"|(?P<resource>arn:{_ARN_TAIL}|\*)))?
         """,
         re.X,
