@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from .errors import AwsUnavailable, ReadOnlyViolation
+from .errors import AwsUnavailable
 from .permissions import iam_action
-from .readonly import is_read_operation, refusal
+from .readonly import guard
 
 DENIED_CODES = frozenset({
     "AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError",
@@ -179,8 +179,9 @@ class Aws:
              paginate: bool = False, max_items: int | None = None, step: str | None = None,
              max_attempts: int | None = None, run: int | None = None) -> Any:
         """Make (or reuse) one read call; raise CallFailed with a classified error."""
-        if not is_read_operation(operation):
-            raise ReadOnlyViolation(f"refused {service}.{operation}: {refusal(operation)}")
+        # The client's model, asked for only when the name rules pass (the hook checks again).
+        guard(service, operation, params, lambda: self.client(service, region, max_attempts)
+              .meta.service_model.operation_model(operation))
         region = region or self.region
         key = (service, region, operation, json.dumps(params, sort_keys=True, default=str), paginate, max_items)
         ttl = self.settings.cache_ttl
@@ -280,9 +281,8 @@ class Aws:
 
 
 def _guard_read_only(params, model, **_):
-    # Runs inside botocore for every request any triage client makes.
-    if not is_read_operation(model.name):
-        raise ReadOnlyViolation(f"refused {model.service_model.service_name}.{model.name}: {refusal(model.name)}")
+    # Runs inside botocore for every request (and presigned URL) any triage client makes.
+    guard(model.service_model.service_name, model.name, params, model)
 
 
 def _reject_non_json_body(operation_model, response_dict, **_):

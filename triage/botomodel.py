@@ -9,7 +9,7 @@ from typing import Any
 
 from . import expr, yamlsrc
 from .errors import Problem
-from .readonly import is_read_operation, refusal
+from .readonly import refusal
 from .suggest import suggest
 
 
@@ -48,8 +48,9 @@ def can_paginate(service: str, operation: str) -> bool:
         return False
 
 
-def operation_problem(service: str, operation: str) -> tuple[str, str | None] | None:
-    """None when service.Operation exists and is a read; else (message, hint)."""
+def operation_problem(service: str, operation: str, params: Any = None) -> tuple[str, str | None] | None:
+    """None when service.Operation exists and the read-only guard admits it
+    with `params` (templates: refused when they could unlock secrets); else (message, hint)."""
     if service not in available_services():
         g = suggest(service, available_services())
         return f"unknown AWS service '{service}'", (f"did you mean '{g}'?" if g else "use botocore's service name, e.g. lambda, logs, ec2, s3, iam")
@@ -58,8 +59,9 @@ def operation_problem(service: str, operation: str) -> tuple[str, str | None] | 
         g = suggest(operation, model.operation_names)
         return (f"'{operation}' is not an operation of {service}",
                 f"did you mean {service}.{g}?" if g else f"see `aws {service} help` for its operations (PascalCase here)")
-    if not is_read_operation(operation):
-        return f"refused: {service}.{operation} — {refusal(operation)}", "playbooks are read-only; print the change as a fix command instead"
+    refused = refusal(service, operation, params, model.operation_model(operation))
+    if refused:
+        return f"refused: {service}.{operation}: {refused}", refused.hint
     return None
 
 
@@ -74,7 +76,7 @@ def check_playbook(playbook, data: dict, filename: str) -> list[Problem]:
     valid: set[str] = set()
     for step in playbook.steps.values():
         base = ["steps", step.id]
-        bad = operation_problem(step.service, step.operation)
+        bad = operation_problem(step.service, step.operation, step.params)
         if bad:
             add(base + ["call"], *bad)
             continue
@@ -85,7 +87,7 @@ def check_playbook(playbook, data: dict, filename: str) -> list[Problem]:
             add(base + ["paginate"], f"{step.call} cannot be paginated", "remove `paginate: true`")
     scan = getattr(playbook, "scan", None)
     if scan is not None and not scan.once:
-        bad = operation_problem(scan.service, scan.operation)
+        bad = operation_problem(scan.service, scan.operation, scan.params)
         if bad:
             add(["scan", "call"], *bad)
         else:
@@ -97,7 +99,7 @@ def check_playbook(playbook, data: dict, filename: str) -> list[Problem]:
         comp = inp.complete
         if comp:
             base = ["inputs", name, "complete"]
-            bad = operation_problem(comp.service, comp.operation)
+            bad = operation_problem(comp.service, comp.operation, comp.params)
             if bad:
                 add(base + ["call"], *bad)
                 continue
@@ -407,13 +409,13 @@ def _check_result_fields(playbook, data: dict, add, valid: set[str]) -> None:
 
     # a scan or completion query runs over the call's own result
     scan = getattr(playbook, "scan", None)
-    if scan is not None and not scan.once and not operation_problem(scan.service, scan.operation):
+    if scan is not None and not scan.once and not operation_problem(scan.service, scan.operation, scan.params):
         shape = service_model(scan.service).operation_model(scan.operation).output_shape
         if shape is not None:
             type_of(["scan", "query"], scan.query, _wrap(shape, f"{scan.service}.{scan.operation}"))
     for name, inp in playbook.inputs.items():
         comp = inp.complete
-        if comp and not operation_problem(comp.service, comp.operation):
+        if comp and not operation_problem(comp.service, comp.operation, comp.params):
             shape = service_model(comp.service).operation_model(comp.operation).output_shape
             if shape is not None:
                 type_of(["inputs", name, "complete", "query"], comp.query,

@@ -40,9 +40,9 @@ from typing import Any, Iterator
 
 from . import expr, yamlsrc
 from .aws import Aws, CallError, CallFailed, CallRecord, classify
-from .errors import PlaybookError, Problem, ReadOnlyViolation, TriageError
+from .errors import PlaybookError, Problem, TriageError
 from .permissions import iam_action
-from .readonly import is_read_operation, refusal
+from .readonly import guard
 from .sanitize import clean
 from .suggest import suggest
 
@@ -349,8 +349,7 @@ class ReplayAws:
              paginate: bool = False, max_items: int | None = None, step: str | None = None,
              **_transport: Any) -> Any:
         # _transport: retry/timeout knobs (max_attempts, ...) mean nothing to a replay
-        if not is_read_operation(operation):
-            raise ReadOnlyViolation(f"refused {service}.{operation}: {refusal(operation)}")
+        guard(service, operation, params)
         region = region or self.region
         key = call_key(service, operation, params, region)
         name = f"{service}.{operation}"
