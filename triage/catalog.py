@@ -11,9 +11,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import PlaybookError, UsageError
+from .errors import PlaybookError, Problem, UsageError
 
-_CACHE_VERSION = 1
+_CACHE_VERSION = 2  # 2: headers are bounded and type-checked
 
 
 @dataclass
@@ -101,19 +101,76 @@ def _read_header(path: Path, cache: dict) -> dict:
 
 
 def _parse_header(path: Path) -> dict:
+    """The fields `--help`, `playbooks` and `explain` need, or {"error": ...}.
+    Bounded for any file: its size (yamlsrc.MAX_PLAYBOOK_BYTES), the YAML's
+    nesting and alias expansion (yamlsrc.load); and only plain values pass, so
+    no header can break the command line's parser or the JSON cache."""
     from . import yamlsrc
 
     try:
+        if path.stat().st_size > yamlsrc.MAX_PLAYBOOK_BYTES:
+            raise PlaybookError([Problem(str(path), None, f"larger than {yamlsrc.MAX_PLAYBOOK_BYTES >> 10} KB; "
+                                         "not read as a playbook")])
         data = yamlsrc.load(path.read_text(encoding="utf-8"), str(path))
         if not isinstance(data, dict) or not isinstance(data.get("id"), str):
             raise PlaybookError([])
         inputs = data.get("inputs") if isinstance(data.get("inputs"), dict) else {}
         triggers = data.get("triggers") if isinstance(data.get("triggers"), list) else []
-        return {"id": data["id"], "title": str(data.get("title", "")), "summary": str(data.get("summary", "")),
-                "inputs": {str(k): (dict(v) if isinstance(v, dict) else {}) for k, v in inputs.items()},
-                "triggers": [str(t) for t in triggers]}
+        fields = {"id": data["id"], "title": data.get("title", ""), "summary": data.get("summary", ""),
+                  "inputs": {str(k): (dict(v) if isinstance(v, dict) else {}) for k, v in inputs.items()},
+                  "triggers": [str(t) for t in triggers]}
+        bad = _header_problem(data, fields, str(path))
+        if bad:
+            raise PlaybookError([bad])
+        return fields
     except (PlaybookError, OSError, UnicodeDecodeError) as exc:
         return {"error": str(exc).splitlines()[0] if str(exc) else "not a playbook (no id)"}
+
+
+def _is_text(value) -> bool:
+    return isinstance(value, str)
+
+
+def _is_list(value) -> bool:
+    return isinstance(value, list) and _plain(value)
+
+
+def _plain(value, depth: int = 0) -> bool:
+    """JSON's types only (what the header cache keeps exactly)."""
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return True
+    if isinstance(value, list) and depth < 8:
+        return all(_plain(v, depth + 1) for v in value)
+    if isinstance(value, dict) and depth < 8:
+        return all(isinstance(k, str) and _plain(v, depth + 1) for k, v in value.items())
+    return False
+
+
+_WANTED = {_is_text: "a string", _is_list: "a list of plain values", _plain: "a plain value (string, number, true/false, list)"}
+_INPUT_FIELDS = {"help": _is_text, "type": _is_text, "choices": _is_list}
+
+
+def _header_problem(data: dict, fields: dict, filename: str) -> Problem | None:
+    """The first header value the command line cannot show as it is (a date
+    where text belongs, a value JSON cannot keep), located to file:line.
+    `validate` says the same through the schema; the header must not wait for it."""
+    from . import yamlsrc
+
+    wanted = [(["title"], fields["title"], _is_text), (["summary"], fields["summary"], _is_text)]
+    for name, spec in fields["inputs"].items():
+        wanted += [(["inputs", name, key], value, _INPUT_FIELDS.get(key, _plain)) for key, value in spec.items()]
+    for where, value, ok in wanted:
+        if not ok(value):
+            got = _KIND_NAMES.get(type(value).__name__, "a " + type(value).__name__)
+            return Problem(filename, yamlsrc.line_of(data, where),
+                           f"{'.'.join(where)} must be {_WANTED[ok]}, not {got}",
+                           'quote the value, e.g. title: "2026-01-01"' if "date" in got else None)
+    return None
+
+
+_KIND_NAMES = {"date": "a date", "datetime": "a date and time", "dict": "a mapping", "LocatedDict": "a mapping",
+               "list": "a list", "LocatedList": "a list", "int": "a number", "float": "a number",
+               "bool": "true/false", "NoneType": "an empty value", "bytes": "binary data"}
 
 
 def _cache_file() -> Path:
@@ -122,9 +179,15 @@ def _cache_file() -> Path:
     return Path(base) / f"playbook-headers-v{_CACHE_VERSION}.json"
 
 
+_CACHE_MAX_BYTES = 8 << 20  # headers are bounded (see _parse_header); a bigger file is not ours to trust
+
+
 def _load_cache() -> dict:
     try:
-        data = json.loads(_cache_file().read_text(encoding="utf-8"))
+        path = _cache_file()
+        if path.stat().st_size > _CACHE_MAX_BYTES:
+            return {}
+        data = json.loads(path.read_text(encoding="utf-8"))
         return data if isinstance(data, dict) else {}
     except (OSError, ValueError):
         return {}

@@ -255,6 +255,10 @@ def load(path: str | Path, *, origin: str = "file", deep: bool = True) -> Playbo
 
 
 def loads(text: str, filename: str = "<playbook>", *, origin: str = "user", deep: bool = True) -> Playbook:
+    if len(text) > yamlsrc.MAX_PLAYBOOK_BYTES:
+        raise PlaybookError([Problem(filename, None, f"the playbook is {len(text) >> 10} KB; "
+                                     f"playbooks are at most {yamlsrc.MAX_PLAYBOOK_BYTES >> 10} KB",
+                                     "split it into several playbooks")])
     data = yamlsrc.load(text, filename)
     if not isinstance(data, dict):
         raise PlaybookError([Problem(filename, getattr(data, "line", 1) or 1,

@@ -59,8 +59,70 @@ _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _constru
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
 
 
+# Bounds that keep a hostile file (a "billion laughs" alias bomb, 50,000
+# nested brackets) from taking a gigabyte, minutes or a segfault: checked on
+# the parser's event stream before anything is composed or constructed.
+MAX_DEPTH = 100                # nesting of mappings and lists; real playbooks stay under 20
+MAX_PLAYBOOK_BYTES = 1 << 20   # a playbook file (the largest shipped one is ~22 KB)
+
+
+def max_expanded(text: str) -> int:
+    """How big the document may grow with its aliases expanded, in values plus
+    characters: about the text itself (a document without aliases), plus a
+    margin for ordinary anchors."""
+    return 2 * len(text) + 100_000
+
+
+def _check_bounds(text: str, filename: str) -> None:
+    """Raise PlaybookError (file:line) when the document nests deeper than
+    MAX_DEPTH or its aliases expand it beyond max_expanded(text). One pass over
+    libyaml's events, without building anything: linear in the text."""
+    limit = max_expanded(text)
+    sizes: dict[str, int] = {}           # anchor -> expanded size of what it names
+    stack: list[list] = []               # open collections: [expanded size, anchor]
+    expanded = 0                         # the whole document's expanded size so far
+    probe = _Base(text)
+    try:
+        while probe.check_event():
+            event = probe.get_event()
+            line = event.start_mark.line + 1 if event.start_mark else None
+            if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+                stack.append([1, event.anchor])
+                expanded += 1
+                if len(stack) > MAX_DEPTH:
+                    raise PlaybookError([Problem(filename, line, f"YAML nests deeper than {MAX_DEPTH} levels",
+                                                 "a playbook is a few levels of mappings and lists; "
+                                                 "flatten this structure")])
+                continue
+            if isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+                size, anchor = stack.pop()
+            elif isinstance(event, yaml.ScalarEvent):
+                size, anchor = 1 + len(event.value), event.anchor
+                expanded += size
+            elif isinstance(event, yaml.AliasEvent):
+                size, anchor = sizes.get(event.anchor, 1), None
+                expanded += size
+                if expanded > limit:
+                    raise PlaybookError([Problem(
+                        filename, line,
+                        f"YAML alias *{event.anchor} makes the document expand beyond {limit:,} values and "
+                        f"characters (an alias bomb?)",
+                        "write the values out, or use fewer aliases of large anchors")])
+            else:
+                continue
+            if anchor is not None:
+                sizes[anchor] = size
+            if stack:
+                stack[-1][0] += size
+    except yaml.YAMLError:
+        return  # the real load reports syntax errors with their line and hint
+    finally:
+        probe.dispose()
+
+
 def load(text: str, filename: str) -> Any:
     """Parse YAML text; raise PlaybookError (with line) on syntax or duplicate-key problems."""
+    _check_bounds(text, filename)
     loader = _Loader(text)
     loader.problems = []
     loader.filename = filename
