@@ -480,6 +480,10 @@ def compile_expr(expression: str):
         raise ExprError(expression, detail, getattr(exc, "lex_position", None)) from None
     except jexc.JMESPathError as exc:
         raise ExprError(expression, str(exc).splitlines()[0], None) from None
+    except RecursionError:  # jmespath's parser recurses once per nesting level
+        raise ExprError(expression[:80] + ("..." if len(expression) > 80 else ""),
+                        "nests too deeply (more than a few hundred levels of parentheses, brackets or calls)",
+                        None) from None
     unknown = sorted(_function_names(compiled.parsed) - FUNCTION_NAMES)
     if unknown:
         from .suggest import suggest

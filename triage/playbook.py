@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -213,6 +214,8 @@ _TYPE_NAMES = {"object": "mapping", "array": "list", "null": "empty value", "int
 def _json_type(value: Any) -> str:
     if value is None:
         return "null"
+    if isinstance(value, (date, datetime)):  # YAML reads an unquoted 2026-01-01 as a date
+        return "date"
     if isinstance(value, bool):
         return "boolean"
     if isinstance(value, dict):
