@@ -36,6 +36,21 @@ logic (IAM User Guide: ``reference_policies_evaluation-logic``,
    (``GetFederationToken``) without a session policy has no permissions;
 7. VPC endpoint policy (when present) must allow.
 
+Service rules the generic logic does not cover:
+
+* ``sts:GetCallerIdentity`` needs no permission and cannot be denied
+  (STS API reference, GetCallerIdentity);
+* a KMS key (``kms:*`` on ``arn:...:kms:...:key/...``): an identity-based policy
+  alone gives no access -- the key policy must allow the account (the statement
+  that enables IAM policies) or name the principal (KMS developer guide,
+  key-policies: "Unless the key policy explicitly allows it, you cannot use IAM
+  policies to allow access to a KMS key"); grants are not modelled;
+* ``NotPrincipal`` works only with ``Deny`` (reference_policies_elements_notprincipal:
+  "Using it with "Effect":"Allow" is not supported"), so an Allow with NotPrincipal
+  grants nothing; and a Deny with NotPrincipal "will always deny any IAM principal
+  that has a permissions boundary policy attached, regardless of the values
+  specified in the NotPrincipal element" (access_policies_boundaries).
+
 Only the documented logic is modelled; see the module docstring of
 :mod:`triage.iam.match` for matching and conditions.
 """
@@ -43,6 +58,7 @@ Only the documented logic is modelled; see the module docstring of
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -57,6 +73,7 @@ from triage.iam.match import (
     match_action,
     match_resource,
     not_principal_excludes,
+    null_variable_matches,
     parse_principal,
     principal_via,
     resolve,
@@ -73,6 +90,7 @@ __all__ = [
     "Request",
     "evaluate",
     "evaluate_trust",
+    "is_kms_key_request",
     "request_context",
 ]
 
@@ -206,6 +224,7 @@ class Decision:
     allowed_by: list[Match] = field(default_factory=list)
     near_misses: list[NearMiss] = field(default_factory=list)
     cross_account: bool = False
+    notes: list[str] = field(default_factory=list)  # rules that decided without a statement
 
     @property
     def codes(self) -> list[str]:
@@ -233,6 +252,7 @@ class _Env:
     resource: str
     info: PrincipalInfo
     ctx: Context
+    has_boundary: bool = False  # the caller (an IAM user or role) has a permissions boundary
 
 
 @dataclass
@@ -243,6 +263,7 @@ class _PolicyResult:
     denies: list[Match] = field(default_factory=list)
     near: list[NearMiss] = field(default_factory=list)
     deny_notes: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
 
 def _s3_hint(patterns: Sequence[str], resource: str, action: str) -> str:
@@ -289,7 +310,22 @@ def _eval_policy(policy: Policy, layer: str, env: _Env) -> _PolicyResult:
                     notes.append(f"Principal does not name {env.info.raw}")
             elif "NotPrincipal" in stmt:
                 excluded, missing = not_principal_excludes(stmt["NotPrincipal"], env.info)
-                if excluded:
+                if effect == "Allow":
+                    # reference_policies_elements_notprincipal: "NotPrincipal must be used with
+                    # "Effect":"Deny". Using it with "Effect":"Allow" is not supported."
+                    failed.append("not-principal")
+                    notes.append("NotPrincipal with Allow is not supported by AWS (NotPrincipal must be used "
+                                 "with Deny), so this statement grants nothing; name the principals in Principal")
+                elif env.has_boundary and env.info.kind in _BOUNDED_KINDS:
+                    # access_policies_boundaries / reference_policies_elements_notprincipal: a Deny
+                    # with NotPrincipal "will always deny any IAM principal that has a permissions
+                    # boundary policy attached, regardless of the values specified in the
+                    # NotPrincipal element".
+                    via = "not-principal"
+                    result.deny_notes[label] = (
+                        "a Deny with NotPrincipal always denies an IAM user or role that has a permissions "
+                        "boundary, whatever NotPrincipal lists; use ArnNotEquals on aws:PrincipalArn instead")
+                elif excluded:
                     failed.append("not-principal")
                     notes.append(f"NotPrincipal excludes {env.info.raw}")
                 else:
@@ -326,11 +362,15 @@ def _eval_policy(policy: Policy, layer: str, env: _Env) -> _PolicyResult:
         if not failed:
             m = Match(layer, policy.name, label, effect, via, policy.source)
             (result.allows if effect == "Allow" else result.denies).append(m)
+            if variables:
+                result.notes += [f"{effect} statement {label} in {policy.name} applies: {why}"
+                                 for why in null_variable_matches(stmt, env.ctx)]
             continue
         hint = _s3_hint(_show_patterns(patterns, env.ctx, variables), env.resource, env.action) \
             if "resource" in failed else ""
-        message = (f"{effect} statement {label} in {policy.name} matches {env.action} but "
-                   + "; ".join(notes) + (f" ({hint})" if hint else ""))
+        lead = (f"{effect} statement {label} in {policy.name} matches {env.action} but " if effect == "Allow"
+                else f"{effect} statement {label} in {policy.name} does not apply: ")
+        message = lead + "; ".join(notes) + (f" ({hint})" if hint else "")
         result.near.append(NearMiss(layer, policy.name, label, effect, tuple(failed), env.resource, patterns,
                                     cond_failures, hint, message, policy.source))
     return result
@@ -389,6 +429,14 @@ def _build_context(request: Request, info: PrincipalInfo, resource_account: str 
 # ---------------------------------------------------------------------- evaluate
 
 _DENY_CODE = {"scp": "scp-explicit-deny", "rcp": "rcp-explicit-deny"}
+_BOUNDED_KINDS = ("user", "role", "assumed-role")  # IAM principals that can have a permissions boundary
+_KMS_KEY = re.compile(r"^arn:[^:]+:kms:[^:]*:\d{12}:key/")
+_GET_CALLER_IDENTITY = "sts:getcalleridentity"
+
+
+def is_kms_key_request(action: str, resource: str) -> bool:
+    """A KMS action on a key (not an alias, not ``*``): the key policy must allow it."""
+    return action.lower().startswith("kms:") and bool(_KMS_KEY.match(resource or ""))
 
 
 def _deny_reasons(results: Iterable[_PolicyResult], env: _Env) -> list[Reason]:
@@ -463,8 +511,16 @@ def evaluate(
     info = parse_principal(request.principal)
     res_account = resource_account or arn_account(request.resource)
     ctx = _build_context(request, info, res_account)
-    env = _Env(request.action, request.resource, info, ctx)
+    env = _Env(request.action, request.resource, info, ctx, has_boundary=boundary is not None)
     cross = bool(info.account and res_account and info.account != res_account)
+
+    if request.action.strip().lower() == _GET_CALLER_IDENTITY and info.kind != "anonymous":
+        # STS API reference (GetCallerIdentity): "No permissions are required to perform this
+        # operation. If an administrator attaches a policy to your identity that explicitly
+        # denies access to the sts:GetCallerIdentity action, you can still perform this operation."
+        return Decision(True, cross_account=cross, notes=[
+            "sts:GetCallerIdentity needs no permission and cannot be denied: AWS answers it for any "
+            "authenticated caller, whatever the policies say."])
 
     def run(policies: Iterable[Policy], layer: str) -> list[_PolicyResult]:
         return [_eval_policy(p, layer, env) for p in policies]
@@ -525,7 +581,33 @@ def evaluate(
         bound_reasons += _condition_reasons(s_res)
 
     rp_name = resource_policy.name if resource_policy is not None else ""
-    if cross:
+    kms_key = is_kms_key_request(env.action, env.resource)
+    if kms_key and not cross:
+        # KMS key-policies: an identity-based Allow counts only when the key policy allows the
+        # account ("enables IAM policies"); a key policy naming the principal (or its role) is
+        # enough on its own, as for any resource policy.
+        delegated = "account" in rp_vias
+        granted = rp_direct or (rp_role and boundary_ok and session_ok) or (
+            has_identity and id_allow and delegated and boundary_ok and session_ok)
+        if not granted:
+            if not (id_allow or rp_direct or rp_role) and has_identity:
+                grant.append(Reason(
+                    "no-identity-allow", "identity", _names(id_res), "",
+                    f"No identity-based policy of {info.raw} allows {env.action} on {env.resource}"
+                    + ("; the key policy allows the account, which delegates to identity-based policies"
+                       if delegated else "") + "."))
+                grant += _condition_reasons(id_res)
+            if not (delegated or rp_direct or rp_role):
+                where = (f"The key policy {rp_name} does not" if resource_policy is not None
+                         else "No key policy was given, so nothing can")
+                grant.append(Reason(
+                    "resource-no-allow", "resource", rp_name, "",
+                    f"{where} allow {info.raw} (or its account {info.account}) to {env.action} {env.resource}. "
+                    f"An identity-based policy alone gives no access to a KMS key: the key policy must allow "
+                    f"the account (the statement that enables IAM policies) or name the principal."))
+                grant += _condition_reasons(rp_res)
+            grant += bound_reasons
+    elif cross:
         granted = id_allow and boundary_ok and session_ok and bool(rp_vias)
         if not id_allow:
             grant.append(Reason(
@@ -583,12 +665,17 @@ def evaluate(
             f"{env.resource}; requests through this endpoint need an Allow there too."))
         reasons += _condition_reasons(e_res)
 
+    notes = [n for r in everything for n in r.notes]
+    if kms_key:
+        notes.append("KMS key: an identity-based policy counts only if the key policy allows the account; "
+                     "grants are not evaluated.")
     return Decision(
         allowed=not reasons,
         reasons=reasons,
         allowed_by=[m for r in everything for m in r.allows],
         near_misses=[nm for r in everything for nm in r.near],
         cross_account=cross,
+        notes=notes,
     )
 
 

@@ -11,6 +11,15 @@ This module knows how to compare one policy element against one request:
 * the ``Condition`` element: every operator family, ``...IfExists``, ``Null``
   and the ``ForAllValues:`` / ``ForAnyValue:`` set qualifiers.
 
+Comparisons are three-valued: match, no match, or not comparable (a non-number
+for NumericNotEquals, an invalid CIDR for NotIpAddress, a non-ARN for
+ArnNotLike, a non-boolean for Bool). Not comparable never satisfies an
+operator, negated ones included, as in AWS's policy simulator. A policy
+variable with no value is null, as documented: positive operators do not match
+it and negated ones do (reference_policies_variables, "Policy variables with no
+value"); :func:`null_variable_matches` names the statements that apply only
+because of that.
+
 Layering (which policy types must allow) lives in :mod:`triage.iam.evaluate`.
 """
 
@@ -34,6 +43,7 @@ __all__ = [
     "match_arn",
     "match_resource",
     "not_principal_excludes",
+    "null_variable_matches",
     "parse_principal",
     "principal_via",
     "resolve",
@@ -153,6 +163,44 @@ def _resolve_variable(body: str, ctx: Context | None) -> str | None:
     value = ctx.single(name) if ctx is not None else None
     # A multi-valued key cannot be substituted into a single string.
     return value if value is not None else default
+
+
+def variables_without_value(template: str, ctx: Context | None) -> list[str]:
+    """The ``${...}`` variables of ``template`` that this request cannot resolve."""
+    out = []
+    for m in re.finditer(r"\$\{([^}]*)\}", template):
+        body = m.group(1)
+        if body not in _ESCAPES and _resolve_variable(body, ctx) is None:
+            out.append("${" + body + "}")
+    return out
+
+
+def null_variable_matches(stmt: Mapping, ctx: Context) -> list[str]:
+    """Where a statement holds only because a variable has no value: a negated
+    condition operator or a NotResource entry built on ``${...}`` that this request
+    cannot resolve. reference_policies_variables (policy variables with no value):
+    inverted operators "do match against a null value", and a NotResource entry with
+    such a variable "will not match any resource", so it excludes nothing."""
+    out: list[str] = []
+    cond = stmt.get("Condition")
+    if isinstance(cond, Mapping):
+        for raw_op, keys in cond.items():
+            _, op, _ = _split_operator(str(raw_op))
+            if op is None or not op.negated or not op.variables or not isinstance(keys, Mapping):
+                continue
+            for key, values in keys.items():
+                if str(key) not in ctx:
+                    continue  # holds because the key is absent, a different rule
+                missing = [v for p in as_list(values) for v in variables_without_value(_to_str(p), ctx)]
+                if missing:
+                    out.append(f"{raw_op} on {key} holds because {', '.join(sorted(set(missing)))} has no value "
+                               f"in this request (a variable with no value is null, which negated operators match)")
+    for pattern in as_list(stmt.get("NotResource")):
+        missing = variables_without_value(str(pattern), ctx)
+        if missing:
+            out.append(f"NotResource {pattern} excludes nothing because {', '.join(missing)} has no value "
+                       f"in this request")
+    return out
 
 
 def resolve(template: str, ctx: Context | None, *, variables: bool = True) -> str | None:
@@ -459,30 +507,66 @@ def _parse_date(value: str) -> datetime | None:
 
 def _parse_number(value: str) -> float | None:
     try:
-        return float(value)
+        number = float(value)
+    except ValueError:
+        return None
+    return None if number != number or number in (float("inf"), float("-inf")) else number  # nan, inf
+
+
+def _parse_bool(value: str) -> bool | None:
+    # reference_policies_elements_condition_operators (Boolean): a key is compared to
+    # true or false; anything else is not a boolean (case is ignored, as AWS's
+    # simulator does for "True").
+    low = value.lower()
+    return True if low == "true" else False if low == "false" else None
+
+
+def _parse_ip(value: str):
+    try:
+        return ipaddress.ip_address(value.strip())
     except ValueError:
         return None
 
 
-def _cmp(parse, test):
-    def matcher(req: str, pol: str) -> bool:
+def _parse_network(value: str):
+    try:
+        # reference_policies_elements_condition_operators: an address without a
+        # prefix means /32 (or /128); ip_network() does exactly that.
+        return ipaddress.ip_network(value.strip(), strict=False)
+    except ValueError:
+        return None
+
+
+# A comparison answers True (the values match), False (they do not) or None: the
+# values cannot be compared (a non-number for NumericEquals, an invalid CIDR for
+# IpAddress, a non-ARN for ArnLike, a non-boolean for Bool). A None never satisfies
+# an operator, negated ones included: NumericNotEquals on "abc" is false, as in
+# AWS's policy simulator, not "abc is not equal to 10".
+_Compare = Any  # (request_value, policy_value) -> bool | None
+
+
+def _cmp(parse, test) -> _Compare:
+    def matcher(req: str, pol: str) -> bool | None:
         a, b = parse(req), parse(pol)
-        return a is not None and b is not None and test(a, b)
+        if a is None or b is None:
+            return None
+        return bool(test(a, b))
 
     return matcher
 
 
-def _ip_match(req: str, pol: str) -> bool:
-    try:
-        # reference_policies_elements_condition_operators: an address without a
-        # prefix means /32 (or /128); ip_network() does exactly that.
-        return ipaddress.ip_address(req.strip()) in ipaddress.ip_network(pol.strip(), strict=False)
-    except ValueError:
-        return False
+def _ip_match(req: str, pol: str) -> bool | None:
+    address, network = _parse_ip(req), _parse_network(pol)
+    if address is None or network is None:
+        return None
+    return address.version == network.version and address in network
 
 
-def _bool_match(req: str, pol: str) -> bool:
-    return req.strip().lower() == pol.strip().lower()
+def _bool_match(req: str, pol: str) -> bool | None:
+    a, b = _parse_bool(req), _parse_bool(pol)
+    if a is None or b is None:
+        return None
+    return a == b
 
 
 @dataclass(frozen=True)
@@ -490,8 +574,12 @@ class _Op:
     name: str
     family: str  # string | like | arn | numeric | date | bool | binary | ip | null
     negated: bool
-    matcher: Any  # (request_value, policy_value) -> bool, for non-pattern families
+    matcher: Any  # (request_value, policy_value) -> bool | None, for non-pattern families
     variables: bool  # policy variables allowed (string, ARN and Bool operators only)
+
+
+_KIND = {"numeric": "a number", "date": "a date", "ip": "an IP address or CIDR block", "arn": "an ARN",
+         "bool": "a boolean (true or false)"}
 
 
 def _ops() -> dict[str, _Op]:
@@ -542,30 +630,78 @@ def _split_operator(raw: str) -> tuple[str | None, _Op | None, bool]:
     if low.endswith("ifexists") and low != "ifexists":
         if_exists, low = True, low[: -len("ifexists")]
     op = _OPERATORS.get(low)
-    if op is not None and op.family == "null":
-        if_exists = False  # "...IfExists" cannot be added to Null
+    if op is not None and op.family == "null" and if_exists:
+        # condition_operators (...IfExists): "You can add IfExists to the end of any
+        # condition operator name except the Null condition" -- NullIfExists is no operator.
+        return qualifier, None, False
     return qualifier, op, if_exists
 
 
-def _value_matches(op: _Op, req: str, pol: str, ctx: Context, variables: bool) -> bool:
-    """Positive comparison of one request value with one policy value."""
+def _is_arn(value: str) -> bool:
+    parts = value.split(":", 5)
+    return len(parts) == 6 and parts[0] == "arn"
+
+
+def _arn_compare(pattern: str, value: str, ctx: Context, variables: bool) -> bool | None:
+    tokens = _tokenize(str(pattern), ctx, variables=variables, wildcards=True)
+    if tokens is None:
+        return False  # a variable with no value: "There is no equal or like value"
+    if not _is_arn(value) or len(_split_arn_tokens(tokens)) != 6:
+        return None
+    return match_arn(pattern, value, ctx, variables=variables)
+
+
+def _value_matches(op: _Op, req: str, pol: str, ctx: Context, variables: bool) -> bool | None:
+    """Positive comparison of one request value with one policy value (None: not comparable).
+
+    reference_policies_variables (policy variables with no value): a variable that
+    cannot be resolved is "effectively null. There is no equal or like value" -- the
+    value matches nothing, so StringEquals is false and StringNotEquals true.
+    """
     if op.family == "like":
         return _glob(pol, req, ctx, variables=variables and op.variables)
     if op.family == "arn":
-        return match_arn(pol, req, ctx, variables=variables and op.variables)
+        return _arn_compare(pol, req, ctx, variables and op.variables)
     if op.variables and variables:
         resolved = resolve(pol, ctx)
         if resolved is None:
-            return False  # unresolvable variable: this value does not match
+            return False
         pol = resolved
-    return bool(op.matcher(req, pol))
+    return op.matcher(req, pol)
 
 
 def _shown(op: _Op, pol: str, ctx: Context, variables: bool) -> str:
     if op.variables and variables:
         r = resolve(pol, ctx)
-        return r if r is not None else f"{pol} (unresolved variable)"
+        return r if r is not None else f"{pol} (variable with no value)"
     return pol
+
+
+def _not_comparable(op: _Op, req: str, policy_values: list[str], ctx: Context, variables: bool) -> str:
+    """Which side of a comparison is not of the operator's type (for the message)."""
+    kind = _KIND.get(op.family, "comparable")
+    if op.family == "arn":
+        if not _is_arn(req):
+            return f"request value {req!r} is not {kind}"
+        bad = [p for p in policy_values
+               if (t := _tokenize(p, ctx, variables=variables, wildcards=True)) is not None
+               and len(_split_arn_tokens(t)) != 6]
+        return f"policy value {bad[0]!r} is not {kind}" if bad else f"a value is not {kind}"
+    parse = {"numeric": _parse_number, "date": _parse_date, "bool": _parse_bool, "ip": _parse_ip}.get(op.family)
+    if parse is not None and parse(req) is None:
+        return f"request value {req!r} is not {kind}"
+    pol_parse = _parse_network if op.family == "ip" else parse
+    for p in policy_values:
+        shown = _shown(op, p, ctx, variables)
+        if pol_parse is not None and pol_parse(shown) is None:
+            return f"policy value {shown!r} is not {kind}"
+    return f"a value is not {kind}"
+
+
+def _null_holds(policy_values: list[str], absent: bool) -> bool:
+    """Null: "true" = the key must be absent, "false" = present; OR across the values.
+    Only true/false count (condition_operators, Null: "use either true ... or false")."""
+    return any(_parse_bool(v) is absent for v in policy_values if _parse_bool(v) is not None)
 
 
 def _eval_key(raw_op: str, key: str, policy_values: list[str], ctx: Context, variables: bool) -> ConditionFailure | None:
@@ -581,13 +717,35 @@ def _eval_key(raw_op: str, key: str, policy_values: list[str], ctx: Context, var
         return fail(f"unknown condition operator {raw_op!r}; the condition cannot be satisfied")
 
     if op.family == "null":
-        # Null: "true" = the key must be absent, "false" = it must be present (an
-        # empty multi-valued key counts as absent).  OR across the listed values.
-        absent = not req
-        if any((v.strip().lower() == "true") == absent for v in policy_values):
+        bad = [v for v in policy_values if _parse_bool(v) is None]
+        if qualifier is None:
+            # An empty multi-valued key counts as absent.
+            absent = not req
+            if _null_holds(policy_values, absent):
+                return None
+            if bad and len(bad) == len(policy_values):
+                return fail(f"Null takes true or false, not {bad[0]!r}, so the check never holds")
+            want = "absent" if all(_parse_bool(v) for v in policy_values if _parse_bool(v) is not None) else "present"
+            return fail(f"Null check: {key} must be {want} but is {'absent' if absent else 'present'}")
+        # ForAllValues:Null / ForAnyValue:Null quantify the Null test over the key's
+        # values; every value that is in the request is, by definition, not null. So
+        # ForAllValues holds when the key is absent (the empty set) or the policy says
+        # "false"; ForAnyValue holds only for a present key and "false". (AWS's policy
+        # simulator, as recorded by nccgroup/PMapper test_null_condition_handling.)
+        values = [v for v in (req or []) if v != ""]
+        per_value = any(_parse_bool(v) is False for v in policy_values)
+        if qualifier == "forallvalues":
+            ok = not values or per_value
+        else:
+            ok = bool(values) and per_value
+        if ok:
             return None
-        want = "absent" if all(v.strip().lower() == "true" for v in policy_values) else "present"
-        return fail(f"Null check: {key} must be {want} but is {'absent' if absent else 'present'}")
+        if qualifier == "forallvalues":
+            why = f"{key} is present and every value in the request is non-null"
+        else:
+            why = f"{key} is absent, so no value is non-null" if not values else \
+                  f"every value of {key} is non-null, which Null: true rejects"
+        return fail(f"{raw_op}: {why}")
 
     expected = tuple(_shown(op, p, ctx, variables) for p in policy_values)
     if qualifier is not None and req is not None:
@@ -609,22 +767,35 @@ def _eval_key(raw_op: str, key: str, policy_values: list[str], ctx: Context, var
             return None
         return fail(f"{key} is not in the request context, so {raw_op} is false", expected)
 
+    incomparable: list[str] = []
+
     def per_value(v: str) -> bool:
-        hit = any(_value_matches(op, v, p, ctx, variables) for p in policy_values)
-        return not hit if op.negated else hit
+        results = [_value_matches(op, v, p, ctx, variables) for p in policy_values]
+        if None in results:
+            incomparable.append(v)
+        if op.negated:
+            # multi-value-conditions: a negated operator's values are a NOR -- and a value
+            # that cannot be compared is no evidence that it differs.
+            return all(r is False for r in results)
+        return any(r is True for r in results)
 
     if qualifier == "forallvalues":
-        ok = all(per_value(v) for v in req)
+        ok = all([per_value(v) for v in req])
     elif qualifier == "foranyvalue":
-        ok = any(per_value(v) for v in req)
+        ok = any([per_value(v) for v in req])
     elif op.negated:
-        ok = all(per_value(v) for v in req)  # no request value matches any policy value
+        ok = all([per_value(v) for v in req])  # no request value matches any policy value
     else:
-        ok = any(per_value(v) for v in req)  # some request value matches some policy value
+        ok = any([per_value(v) for v in req])  # some request value matches some policy value
     if ok:
         return None
-    verb = "matches" if op.negated else "does not match"
-    return fail(f"{key}={list(req)} {verb} {raw_op} {list(expected)}", expected)
+    if incomparable:
+        why = _not_comparable(op, incomparable[0], policy_values, ctx, variables)
+        return fail(f"{key}={list(req)}: {why}, so {raw_op} is false", expected)
+    if op.negated:
+        return fail(f"{key}={list(req)} matches a value of {raw_op} {list(expected)}, so the negated "
+                    f"condition is false", expected)
+    return fail(f"{key}={list(req)} does not match {raw_op} {list(expected)}", expected)
 
 
 def evaluate_conditions(block: Any, ctx: Context, *, variables: bool) -> list[ConditionFailure]:
