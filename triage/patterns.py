@@ -45,6 +45,7 @@ _UNSUPPORTED_GROUPS = (
     ("(?(", "a conditional group (?(...)...)", "split it into two patterns"),
 )
 _REPEAT = re.compile(r"\{(\d*)(,?)(\d*)\}")
+_FLAGS_GROUP = re.compile(r"\(\?([a-zA-Z]*)(?:-([a-zA-Z]*))?([:)])")
 
 
 def _translate(pattern: str) -> str:
@@ -100,7 +101,7 @@ def _translate(pattern: str) -> str:
                 end = pattern.find(")", i)
                 i = n if end < 0 else end + 1
                 continue
-            m = re.match(r"\(\?([a-zA-Z]*)(?:-([a-zA-Z]*))?([:)])", pattern[i:])
+            m = _FLAGS_GROUP.match(pattern, i)
             if m and not pattern.startswith("(?P", i):
                 on, off, close = m.group(1), m.group(2), m.group(3)
                 if "x" in on + (off or ""):
@@ -109,11 +110,9 @@ def _translate(pattern: str) -> str:
                 # a/u only choose ASCII or Unicode classes; RE2's \d \w \s \b are ASCII
                 on = on.replace("a", "").replace("u", "")
                 off = None if off is None else off.replace("a", "").replace("u", "")
-                if not on and not off and close == ")":
-                    i += m.end()
-                    continue
-                out.append("(?" + on + (f"-{off}" if off else "") + close)
-                i += m.end()
+                i = m.end()
+                if on or off or close == ":":
+                    out.append("(?" + on + (f"-{off}" if off else "") + close)
                 continue
         if c in "*+?" and not (c == "?" and out and out[-1].endswith("(")):
             if c == "+" and after_repeat:
