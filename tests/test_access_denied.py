@@ -45,13 +45,14 @@ def test_s3_bucket_arn_instead_of_objects(cli):
     assert ev["granted_resources"] == ["arn:aws:s3:::orders-data"]
     assert ev["requested_resource"] == OBJECT_ARN
     assert "add arn:aws:s3:::orders-data/*" in ev["hint"]
-    # the corrected inline policy keeps the bucket ARN and adds bucket/* — nothing wider
+    # the corrected inline policy keeps the bucket ARN and adds exactly the object asked for:
+    # nothing else becomes allowed (tests/iam/test_fix_minimality.py re-evaluates it)
     (cmd,) = f["fix"]["commands"]
     assert cmd.startswith("aws iam put-role-policy --role-name reports-reader --policy-name ReadReports ")
     fixed = policy_from(cmd)
-    assert fixed["Statement"][0]["Resource"] == ["arn:aws:s3:::orders-data", "arn:aws:s3:::orders-data/*"]
+    assert fixed["Statement"][0]["Resource"] == ["arn:aws:s3:::orders-data", OBJECT_ARN]
     assert fixed["Statement"][0]["Action"] == "s3:GetObject"
-    assert '"Resource":"arn:aws:s3:::orders-data/*"' in f["fix"]["text"]   # the two-statement pattern
+    assert f'"Resource":"{OBJECT_ARN}"' in f["fix"]["text"]   # the two-statement pattern, exact object
 
 
 def test_no_statement_at_all_gives_least_privilege_policy(cli):
@@ -64,7 +65,7 @@ def test_no_statement_at_all_gives_least_privilege_policy(cli):
     assert cmd.startswith("aws iam put-role-policy --role-name etl-no-s3 --policy-name triage-allow-getobject ")
     policy = policy_from(cmd)
     assert policy == {"Version": "2012-10-17", "Statement": [
-        {"Sid": "ObjectLevel", "Effect": "Allow", "Action": ["s3:GetObject"], "Resource": "arn:aws:s3:::orders-data/*"}]}
+        {"Sid": "ObjectLevel", "Effect": "Allow", "Action": ["s3:GetObject"], "Resource": OBJECT_ARN}]}
 
 
 def test_explicit_deny_in_bucket_policy_names_the_statement(cli):

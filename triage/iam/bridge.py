@@ -108,41 +108,146 @@ def _as_doc(document: Any) -> dict | None:
 
 
 _S3_OBJECT_ACTION = re.compile(r"Object|MultipartUploadParts|AbortMultipartUpload|RestoreObject", re.I)
+_S3_ARN = re.compile(r"^(arn:[^:]+:s3:::)([^/]+)(/.*)?$")
 
 
-def s3_two_statement(actions: list[str], resource: str) -> list[dict] | None:
-    """The seed's pattern: bucket-level actions on arn:aws:s3:::bucket, object-level on arn:aws:s3:::bucket/*."""
-    m = re.match(r"^(arn:[^:]+:s3:::)([^/]+)(/.*)?$", resource or "")
-    if not m or not all(a.lower().startswith("s3:") for a in actions):
+def _s3_split(actions: list[str], resource: str) -> tuple[str, str, list[str], list[str]] | None:
+    """(bucket ARN, object resource, bucket-level actions, object-level actions) for S3 requests."""
+    m = _S3_ARN.match(resource or "")
+    if not m or not actions or not all(a.lower().startswith("s3:") for a in actions):
         return None
     bucket = m.group(1) + m.group(2)
     objects = [a for a in actions if _S3_OBJECT_ACTION.search(a.split(":", 1)[1])]
     buckets = [a for a in actions if a not in objects]
+    # The object the request names, exactly; only a bare bucket ARN leaves "its objects".
+    obj = resource if m.group(3) and m.group(3) != "/" else bucket + "/*"
+    return bucket, obj, buckets, objects
+
+
+def s3_two_statement(actions: list[str], resource: str) -> list[dict] | None:
+    """The seed's pattern: bucket-level actions on arn:aws:s3:::bucket, object-level actions on the
+    object the request names (arn:aws:s3:::bucket/key; bucket/* only when no object was named)."""
+    split = _s3_split(actions, resource)
+    if split is None:
+        return None
+    bucket, obj, buckets, objects = split
     out = []
     if buckets:
         out.append({"Sid": "BucketLevel", "Effect": "Allow", "Action": sorted(buckets), "Resource": bucket})
     if objects:
-        out.append({"Sid": "ObjectLevel", "Effect": "Allow", "Action": sorted(objects), "Resource": bucket + "/*"})
+        out.append({"Sid": "ObjectLevel", "Effect": "Allow", "Action": sorted(objects), "Resource": obj})
     return out
 
 
+class FixNotMinimal(ValueError):
+    """A computed fix that the evaluator says does not grant the request, or grants more."""
+
+
 def least_privilege(actions: list[str], resource: str) -> dict:
-    """A new policy granting exactly these actions on exactly this resource (S3: the two-statement pattern)."""
+    """A new policy granting exactly these actions on exactly this resource (S3: the two-statement
+    pattern). Before it is returned it goes through the evaluator (verify_grant): it must allow
+    every requested action on its resource and nothing else that was sampled; otherwise
+    FixNotMinimal is raised and no fix is printed."""
     actions = sorted(set(actions or []))
     statements = s3_two_statement(actions, resource) or [
         {"Sid": "TriageFix", "Effect": "Allow", "Action": actions if len(actions) > 1 else actions[0] if actions else [],
          "Resource": resource}]
-    return {"Version": "2012-10-17", "Statement": statements}
+    policy = {"Version": "2012-10-17", "Statement": statements}
+    problems = verify_grant(policy, actions, resource)
+    if problems:
+        raise FixNotMinimal("the least-privilege fix did not pass the evaluator: " + "; ".join(problems[:3]))
+    return policy
+
+
+def grant_targets(actions: list[str], resource: str) -> list[tuple[str, str]]:
+    """(action, resource) pairs as AWS authorizes them: for S3, bucket-level actions on the
+    bucket ARN and object-level actions on the object."""
+    split = _s3_split(actions, resource)
+    if split is None:
+        return [(a, resource) for a in actions]
+    bucket, obj, buckets, objects = split
+    return [(a, bucket) for a in buckets] + [(a, obj) for a in objects]
+
+
+_VERBS = ("Get", "Put", "Delete", "List", "Create", "Update", "Describe", "Tag", "Untag", "Start", "Stop")
+
+
+def sibling_actions(action: str) -> list[str]:
+    """Other actions of the same service, as probes: other verbs on the same noun, longer names."""
+    service, _, name = action.partition(":")
+    noun = re.sub(r"^[A-Z][a-z]+", "", name) or name
+    names = {f"{verb}{noun}" for verb in _VERBS} | {f"{name}Acl", f"{name}s", f"{name}Version", "Other"}
+    return sorted(f"{service}:{n}" for n in names if n.lower() != name.lower())
+
+
+def sibling_resources(resource: str) -> list[str]:
+    """Resources next to ``resource`` that a grant of exactly ``resource`` must not reach."""
+    parts = resource.split(":", 5)
+    if len(parts) != 6 or parts[0] != "arn":
+        return [] if resource == "*" else [resource + "-other"]
+    out = []
+    if re.fullmatch(r"\d{12}", parts[4]):
+        out.append(":".join(parts[:4] + ["999999999999", parts[5]]))
+    if parts[3] and "*" not in parts[3] and "?" not in parts[3]:
+        out.append(":".join(parts[:3] + ["xx-other-1"] + parts[4:]))
+    rest = parts[5]
+    out.append(":".join(parts[:5] + ["other-" + rest]))
+    m = _S3_ARN.match(resource)
+    if m:
+        out.append(f"{m.group(1)}{m.group(2)}-other{m.group(3) or ''}")
+    if "*" not in rest and "?" not in rest:
+        out += [resource + "-other", resource + "/other", resource[:-1] + ("x" if resource[-1] != "x" else "y")]
+        if m and m.group(3):
+            out.append(f"{m.group(1)}{m.group(2)}")  # the bucket itself, for an object grant
+    return [r for r in out if r != resource]
+
+
+def verify_grant(policy: dict, actions: list[str], resource: str) -> list[str]:
+    """What is wrong with ``policy`` as a grant of exactly ``actions`` on ``resource``, decided
+    by the evaluator: every target (action, resource) allowed, every sibling action on the
+    targets and every requested action on sibling resources not allowed."""
+    from .match import arn_account
+
+    if not actions:
+        return []
+    account = arn_account(resource) or "123456789012"
+    principal = f"arn:aws:iam::{account}:user/triage-verify"
+    fix = Policy(policy, kind="identity", name="fix")
+    # A resource policy that only delegates to identity-based policies (KMS key policies
+    # must): the decision is then the fix's alone.
+    delegate = Policy({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{account}:root"}, "Action": "*", "Resource": "*"}]},
+        kind="resource", name="delegation")
+
+    def allowed(action: str, res: str) -> bool:
+        return evaluate(Request(principal, action, res), [fix], resource_policy=delegate).allowed
+
+    problems = []
+    targets = grant_targets(actions, resource)
+    asked = {a.lower() for a in actions}
+    for action, res in targets:
+        if not allowed(action, res):
+            problems.append(f"it does not allow {action} on {res}")
+    for action, res in targets:
+        for other in sibling_actions(action):
+            if other.lower() not in asked and allowed(other, res):
+                problems.append(f"it also allows {other} on {res}")
+    target_resources = {res for _, res in targets}
+    for action, res in targets:
+        for other in sibling_resources(res) + [r for r in target_resources if r != res]:
+            if (action, other) not in targets and allowed(action, other):
+                problems.append(f"it also allows {action} on {other}")
+    return problems
 
 
 def policy_add_resource(document: Any, statement: str, resource: str) -> dict | None:
     """`document` with `resource` added to the Resource of statement `statement` (Sid or #index).
-    For an S3 object ARN the bucket's `/*` is added, per the two-statement pattern."""
+    Exactly that resource (an S3 object ARN, not the bucket's `/*`): the corrected policy allows
+    the request and nothing that was not already allowed."""
     doc = copy.deepcopy(_as_doc(document))
     if not doc:
         return None
-    m = re.match(r"^(arn:[^:]+:s3:::[^/]+)/.+$", resource or "")
-    add = m.group(1) + "/*" if m else resource
+    add = resource  # exactly the resource asked for: the fix reaches nothing else
     statements = doc.get("Statement")
     items = statements if isinstance(statements, list) else [statements]
     for i, stmt in enumerate(items):
