@@ -216,3 +216,15 @@ def test_any_document_is_evaluated_or_refused_never_crashes(doc):
         return
     decision = simulate.run(sim)
     json.dumps(simulate.result(sim, decision))
+
+
+def test_the_docs_describe_every_field_and_reason_code():
+    import re
+
+    docs = (ROOT / "docs" / "iam-simulate.md").read_text()
+    for key in RESULT_KEYS:
+        assert f'"{key}"' in docs, key
+    source = (ROOT / "triage" / "iam" / "evaluate.py").read_text()
+    codes = set(re.findall(r'"((?:[a-z]+-)+(?:allow|deny|failed|account))"', source)) - {"not-principal", "trust-no-allow"}
+    assert codes and all(f"`{code}`" in docs for code in codes), sorted(c for c in codes if f"`{c}`" not in docs)
+    assert "docs/examples/iam-simulate.yaml" in docs and EXAMPLE.exists()
