@@ -378,9 +378,6 @@ def test_access_denied_secret_read_is_denied_with_an_exact_least_privilege_fix(w
         _clean(r.out + r.err)
 
 
-@pytest.mark.xfail(strict=True, reason="bug: a principal whose name contains a secret word (app-secrets-reader) "
-                   "followed by ': {' in the fix text is taken for key: value, so the least-privilege policy "
-                   "printed in the fix text starts with REDACTED instead of '{'")
 @pytest.mark.parametrize("fmt", ["json", "text"])
 def test_fix_text_policy_is_intact_when_the_principal_name_says_secrets(world, edge, fmt):
     r = _run("access-denied", "--principal", "edge-app-secrets-reader", "--action", "secretsmanager:GetSecretValue",

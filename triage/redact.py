@@ -120,7 +120,7 @@ def _not_a_value(value: str) -> bool:
     v = value.strip("\"'")
     # AWS4-HMAC-SHA256 is the scheme of a SigV4 Authorization header (its Signature= is masked on its own);
     # a value that starts with the mask is a credential scope whose key id is already masked.
-    return (not v or v.startswith((MASK, "$", "arn:", "${", "{{", "<", "%", "AWS4-HMAC-SHA256")) or v.lower() in
+    return (not v or v.startswith((MASK, "$", "arn:", "{", "[", "<", "%", "AWS4-HMAC-SHA256")) or v.lower() in
             {"null", "none", "true", "false", "undefined", "required", "optional", "redacted", "hidden", "***"})
 
 
@@ -318,7 +318,7 @@ def _mask_key_values(s: str) -> str:
         value = _VALUE.match(s, m.end())
         # docker's config.json: "auth": base64(user:pass); a --auth flag or auth=... is a mode, not a secret
         secret = secret_name(name) or (quoted_key and name == "auth")
-        if value is None or not secret or _not_a_value(value.group(0)) or (
+        if value is None or not secret or _not_a_value(value.group(0)) or not re.search(r"[A-Za-z0-9]", value.group(0)) or (
                 ":" in sep and not quoted_key and _PROSE_WORD.match(value.group(0))) or (
                 quoted_key and value.group(0).lstrip("b\\")[:1] not in "\"'"):   # "key": 12 in JSON: not a string
             # not a secret (prose after a colon: "credentials: Unable to locate ...")
