@@ -240,6 +240,17 @@ def test_a_date_in_a_user_playbook_header_does_not_break_the_command_line(env):
     assert "dated.yaml:7:" in error and "date" in error, error
 
 
+@pytest.mark.parametrize("name", ["output", "help", "debug"])
+def test_an_input_named_like_a_triage_option_is_broken_not_fatal(env, name):
+    path = user_folder(env) / "clash.yaml"
+    path.write_text(GOOD.replace("  function:\n", f"  {name}:\n").replace("inputs.function", f"inputs.{name}"))
+    for argv in (["--help"], ["playbooks"], ["validate", str(path)]):
+        r = triage(*argv, env=env)
+        assert "internal error" not in r.err and "conflicting option" not in r.err, (argv, r.err[-300:])
+        assert r.code == (2 if argv[0] == "validate" else 0), (argv, r.out, r.err[-300:])
+    assert f"{path}:5:" in r.out and f"--{name}" in r.out, r.out
+
+
 # --- triage's own patterns (errortext stays on Python's re: shown linear here) ----------
 
 def _errortext_patterns() -> dict:

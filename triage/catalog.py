@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from .errors import PlaybookError, Problem, UsageError
@@ -32,6 +33,29 @@ class Entry:
 def flag(name: str) -> str:
     """The command-line flag of an input: since_hours -> --since-hours."""
     return "--" + name.replace("_", "-")
+
+
+def flag_clash(name: str) -> str | None:
+    """Why an input cannot be called `name` on the command line (its flag
+    would be triage's own option, e.g. --output or --help), or None."""
+    import re
+
+    if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
+        return f"input name {name!r} is not allowed: use lowercase letters, digits and '_'"
+    if flag(name) in _own_flags():
+        return f"input '{name}' would be the flag {flag(name)}, which is triage's own option"
+    return None
+
+
+@lru_cache(maxsize=1)
+def _own_flags() -> frozenset:
+    import argparse
+
+    from .cli import common_options  # deferred: cli imports this module
+
+    parser = argparse.ArgumentParser()  # -h/--help, as every playbook's subcommand has
+    common_options(parser, suppress=True)
+    return frozenset(s for action in parser._actions for s in action.option_strings)
 
 
 def builtin_dir() -> Path:
@@ -156,6 +180,10 @@ def _header_problem(data: dict, fields: dict, filename: str) -> Problem | None:
     `validate` says the same through the schema; the header must not wait for it."""
     from . import yamlsrc
 
+    for name in fields["inputs"]:
+        clash = flag_clash(name)
+        if clash:
+            return Problem(filename, yamlsrc.line_of(data, ["inputs", name]), clash, "rename the input")
     wanted = [(["title"], fields["title"], _is_text), (["summary"], fields["summary"], _is_text)]
     for name, spec in fields["inputs"].items():
         wanted += [(["inputs", name, key], value, _INPUT_FIELDS.get(key, _plain)) for key, value in spec.items()]

@@ -423,6 +423,10 @@ class _Builder:
         return frozenset(out)
 
     def input(self, name: str, spec: dict) -> Input:
+        from .catalog import flag_clash
+        clash = flag_clash(name)
+        if clash and "not allowed" not in clash:  # the schema already names a malformed one
+            self.problem(["inputs", name], clash, "rename the input")
         comp = None
         if spec.get("complete"):
             c = spec["complete"]
