@@ -203,10 +203,10 @@ _keys = st.sampled_from(["request", "identity", "Statement", "Effect", "Action",
                          "action", "resource", "context", "scps", "boundary", "Principal", "StringEquals", "document",
                          "name", "NotPrincipal", "resource_account", "x"])
 _docs = st.recursive(_scalars, lambda inner: st.one_of(st.lists(inner, max_size=4),
-                                                       st.dictionaries(_keys, inner, max_size=5)), max_leaves=25)
+                                                       st.dictionaries(_keys, inner, max_size=5)), max_leaves=15)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_docs)
 def test_any_document_is_evaluated_or_refused_never_crashes(doc):
     try:
