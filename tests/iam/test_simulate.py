@@ -228,3 +228,14 @@ def test_the_docs_describe_every_field_and_reason_code():
     codes = set(re.findall(r'"((?:[a-z]+-)+(?:allow|deny|failed|account))"', source)) - {"not-principal", "trust-no-allow"}
     assert codes and all(f"`{code}`" in docs for code in codes), sorted(c for c in codes if f"`{c}`" not in docs)
     assert "docs/examples/iam-simulate.yaml" in docs and EXAMPLE.exists()
+
+
+def test_a_hostile_file_is_refused_quickly(tmp_path):
+    deep = '{"request": ' + "[" * 5000 + "]" * 5000 + ', "identity": []}'
+    r = run_cli("iam", "simulate", write(tmp_path, deep, "deep.json"))
+    assert r.code == 2 and "nests deeper than" in r.err and "Traceback" not in r.err
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, "
+        f"*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}]\n" for i in range(9))
+    r = run_cli("iam", "simulate", write(tmp_path, bomb, "bomb.yaml"))
+    assert r.code == 2 and "alias" in r.err and "Traceback" not in r.err

@@ -101,12 +101,15 @@ def loads(text: str, filename: str = "<string>") -> Simulation:
 
 def _json_fallback(text: str, filename: str, yaml_error: PlaybookError) -> Any:
     """JSON that YAML refuses (tabs, some escapes) is still JSON; otherwise report the YAML error."""
-    if filename.endswith(".json") or text.lstrip().startswith("{"):
+    bounded = any("nests deeper" in p.message or "alias" in p.message for p in yaml_error.problems)
+    if not bounded and (filename.endswith(".json") or text.lstrip().startswith("{")):
         try:
             return json.loads(text)
         except json.JSONDecodeError as exc:
             raise SimulateFileError([Problem(filename, exc.lineno, f"not valid JSON: {exc.msg}",
                                              "check the brackets, commas and quotes on this line")]) from None
+        except RecursionError:
+            pass  # nested beyond reason: the YAML loader's problem says so
     raise SimulateFileError(yaml_error.problems or [Problem(filename, None, yaml_error.message)]) from None
 
 
