@@ -461,6 +461,32 @@ class TriageFunctions(jfn.Functions):
     def _func_public_statements(self, policy):
         return public_statements(policy)
 
+    # --- network paths (triage/netpath/) ---------------------------------------
+    @jfn.signature({"types": ["string", "null"]}, {"types": ["string"]})
+    def _func_net_ref(self, text, side):
+        from .netpath import net_ref
+        return net_ref(text, side)
+
+    @jfn.signature({"types": ["string"]}, {"types": ["array"]})
+    def _func_net_ids(self, what, answers):
+        from .netpath import net_ids
+        return net_ids(what, answers)
+
+    @jfn.signature({"types": ["object"]})
+    def _func_net_facts(self, raw):
+        from .netpath import net_facts
+        return net_facts(raw)
+
+    @jfn.signature({"types": ["string"]}, {"types": ["object", "null"]}, {"types": ["object", "null"]})
+    def _func_net_eval(self, hop, net, data):
+        from .netpath import net_eval
+        return net_eval(hop, net, data)
+
+    @jfn.signature({"types": ["object", "null"]})
+    def _func_env_db(self, variables):
+        from .netpath import env_db
+        return env_db(variables)
+
 
 OPTIONS = jmespath.Options(custom_functions=TriageFunctions())
 FUNCTION_NAMES = frozenset(OPTIONS.custom_functions.FUNCTION_TABLE)
