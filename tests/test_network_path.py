@@ -1,0 +1,188 @@
+"""`triage network-path`, and the reachability checks of lambda-timeout and
+rds-connections, end to end against the seeded moto world (scenario
+`network`): every blocking hop has a healthy twin, each finding names the
+rule (or the missing one) and prints the one command that opens only what
+is needed; a reachable path is healthy and printed hop by hop; a hop that
+could not be read is inconclusive, an unreachable endpoint unavailable."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+from conftest import run_cli
+from triage.testing.proxy import FaultProxy, access_denied
+
+
+def path_of(cli, *args: str) -> tuple[int, dict]:
+    r = cli("network-path", *args, "--output", "json")
+    assert "Traceback" not in r.err, r.err
+    return r.code, json.loads(r.out)
+
+
+def checks(data: dict) -> list[str]:
+    return sorted(f["check"] for f in data["findings"])
+
+
+def only(data: dict, check: str) -> dict:
+    assert checks(data) == [check], checks(data)
+    return data["findings"][0]
+
+
+def test_every_seeded_path_finds_exactly_its_blocking_hop(cli, world):
+    cases = [c for c in world.cases if c.playbook == "network-path"]
+    assert {f for c in cases for f in c.expect} == {"sg-egress-blocks", "sg-ingress-blocks", "nacl-outbound-blocks",
+                                                    "nacl-inbound-blocks", "no-route", "endpoint-policy-denies"}
+    for case in cases:
+        code, data = path_of(cli, "--from", case.inputs["from"], "--to", case.inputs["to"])
+        assert checks(data) == sorted(case.expect), case.note
+        assert data["unchecked"] == [], case.note
+        assert (code, data["outcome"]) == ((1, "findings") if case.expect else (0, "healthy")), case.note
+        assert data["path"]["reachable"] is (not case.expect), case.note
+
+
+def test_the_seeds_network_acl_case_names_the_return_traffic_and_opens_only_it(cli):
+    _, data = path_of(cli, "--from", "ledger-sync", "--to", "ledger-db")
+    f = only(data, "nacl-outbound-blocks")
+    assert f["title"].endswith("blocks the outbound return traffic to ledger-sync on ephemeral ports 1024-65535")
+    assert "Network ACLs are stateless" in f["explanation"] and "AWS Lambda functions use ports 1024-65535" in f["explanation"]
+    r = cli("network-path", "--from", "ledger-sync", "--to", "ledger-db", "--no-color")
+    assert r.code == 1
+    text = " ".join(r.out.split())
+    assert "decided_by rule * deny all traffic (the default rule)" in text
+    assert "outbound_rules rule 100 allow tcp 5432 to 10.61.0.0/16" in text
+    fix = [ln for ln in r.out.splitlines() if ln.startswith("aws ec2 create-network-acl-entry")]
+    assert len(fix) == 1 and re.fullmatch(
+        r"aws ec2 create-network-acl-entry --network-acl-id acl-\w+ --egress --rule-number 200 --protocol tcp "
+        r"--port-range From=1024,To=65535 --cidr-block 10\.61\.4\.0/24 --rule-action allow", fix[0]), fix
+    # the path below the finding shows where it stops
+    assert "Path: 1 of 1 path(s) blocked" in text
+    assert re.search(r"✗ network ACL outbound +acl-\w+ \(subnet-\w+\) outbound tcp 1024-65535 to 10\.61\.4\.0/24 "
+                     r"\(return traffic on ephemeral ports\): denied by rule \*", r.out)
+
+
+def test_a_reachable_path_is_healthy_and_printed_hop_by_hop(cli):
+    r = cli("network-path", "--from", "billing-report", "--to", "warehouse-db", "--no-color")
+    assert r.code == 0, r.out
+    assert "✓ Healthy: all 7 checks ran and none found a problem." in r.out
+    assert "Path: reachable: 1 path(s), every hop allows TCP 5432" in r.out
+    hops = [ln.split()[1:4] for ln in r.out.splitlines() if ln.startswith("    ✓")]
+    assert [h[0] for h in hops] == ["source", "security", "network", "route", "network", "security", "network",
+                                    "return", "network", "replies", "destination"]
+    assert re.search(r"10\.63\.0\.0/16 -> pcx-\w+ \(peering vpc-\w+ <-> vpc-\w+, active\)", r.out)
+    assert re.search(r"✓ return route +rtb-\w+ \(explicitly associated\) of subnet-\w+: 10\.62\.0\.0/16 -> pcx-", r.out)
+
+
+def test_json_carries_the_path(cli):
+    code, data = path_of(cli, "--from", "reports-worker", "--to", "reports-db")
+    assert code == 0 and data["outcome"] == "healthy"
+    [p] = data["path"]["paths"]
+    assert p["blocked"] is False and p["hops"][0]["hop"] == "source" and p["hops"][-1]["hop"] == "destination"
+    assert {h["status"] for h in p["hops"]} == {"ok"}
+
+
+def test_the_dbs_security_group_not_admitting_the_function(cli):
+    code, data = path_of(cli, "--from", "reports-api", "--to", "reports-db")
+    f = only(data, "sg-ingress-blocks")
+    fn_sg = json.loads(cli("network-path", "--from", "reports-api", "--to", "reports-db", "-o", "json").out)
+    db_sg, = f["evidence"]["security_groups"]
+    assert f["evidence"]["inbound_rules"] and all("0.0.0.0/0" not in r for r in f["evidence"]["inbound_rules"])
+    [cmd] = f["fix"]["commands"]
+    m = re.fullmatch(rf"aws ec2 authorize-security-group-ingress --group-id {db_sg} --protocol tcp --port 5432 "
+                     r"--source-group (sg-\w+)", cmd)
+    assert m, cmd
+    assert f["evidence"]["missing_rule"] == f"{db_sg} ingress tcp 5432 from {m.group(1)}"
+    assert "Security groups are stateful" in f["explanation"] and fn_sg["outcome"] == "findings"
+
+
+def test_the_functions_own_group_not_letting_it_out(cli):
+    _, data = path_of(cli, "--from", "reports-export", "--to", "reports-db")
+    f = only(data, "sg-egress-blocks")
+    assert f["evidence"]["outbound_rules"][0].endswith("egress tcp 443 to 0.0.0.0/0")
+    [cmd] = f["fix"]["commands"]
+    m = re.fullmatch(r"aws ec2 authorize-security-group-egress --group-id (sg-\w+) --ip-permissions (.+)", cmd)
+    perms = json.loads(m.group(2).strip("'"))
+    assert perms == [{"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432,
+                      "UserIdGroupPairs": [{"GroupId": perms[0]["UserIdGroupPairs"][0]["GroupId"]}]}]
+
+
+def test_no_route_to_the_peered_vpc(cli):
+    _, data = path_of(cli, "--from", "billing-etl", "--to", "warehouse-db")
+    f = only(data, "no-route")
+    assert f["evidence"]["matched_route"].startswith("0.0.0.0/0 -> nat-")
+    assert "cannot be reached through an internet or NAT gateway" in f["explanation"]
+    [cmd] = f["fix"]["commands"]
+    assert re.fullmatch(r"aws ec2 create-route --route-table-id rtb-\w+ --destination-cidr-block 10\.63\.0\.0/16 "
+                        r"--vpc-peering-connection-id pcx-\w+", cmd), cmd
+
+
+def test_an_interface_endpoint_whose_policy_denies(cli):
+    _, data = path_of(cli, "--from", "events-publisher", "--to", "sqs", "--action", "sqs:SendMessage")
+    f = only(data, "endpoint-policy-denies")
+    assert f["evidence"]["principal"] == "arn:aws:iam::123456789012:role/events-publisher-role"
+    [cmd] = f["fix"]["commands"]
+    policy = json.loads(cmd.split("--policy-document ", 1)[1].strip("'"))
+    assert policy["Statement"][0]["Sid"] == "OnlyTheConsumer"                # kept
+    assert policy["Statement"][-1] == {"Sid": "AllowFromTriageFix", "Effect": "Allow",
+                                       "Principal": {"AWS": "arn:aws:iam::123456789012:role/events-publisher-role"},
+                                       "Action": "sqs:SendMessage", "Resource": "*"}
+    _, twin = path_of(cli, "--from", "events-consumer", "--to", "sqs.us-east-1.amazonaws.com", "--action", "sqs:SendMessage")
+    assert twin["outcome"] == "healthy"
+
+
+def test_a_name_that_does_not_exist(cli):
+    code, data = path_of(cli, "--from", "reports-api", "--to", "no-such-db")
+    f = only(data, "not-found")
+    assert code == 1 and f["title"] == "no DB instance, cluster or proxy named no-such-db in us-east-1"
+
+
+def test_a_hop_that_could_not_be_read_is_inconclusive_never_healthy(world):
+    with FaultProxy(world.url) as proxy:
+        proxy.add_fault("DescribeNetworkAcls", access_denied())
+        r = run_cli("network-path", "--from", "billing-report", "--to", "warehouse-db", "-o", "json", endpoint=proxy.url)
+        blocked = run_cli("network-path", "--from", "reports-api", "--to", "reports-db", "-o", "json", endpoint=proxy.url)
+    data = json.loads(r.out)
+    assert r.code == 4 and data["outcome"] == "inconclusive"
+    assert sorted(u["check"] for u in data["unchecked"]) == ["nacl-inbound-blocks", "nacl-outbound-blocks"]
+    assert all(u["needs"] == ["ec2:DescribeNetworkAcls"] for u in data["unchecked"])
+    other = json.loads(blocked.out)          # what could be read still decides
+    assert blocked.code == 1 and checks(other) == ["sg-ingress-blocks"]
+
+
+def test_an_unreachable_endpoint_is_unavailable():
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    r = run_cli("network-path", "--from", "reports-api", "--to", "reports-db", "-o", "json",
+                "--endpoint-url", f"http://127.0.0.1:{port}", "--region", "us-east-1")
+    assert r.code == 3 and json.loads(r.out)["outcome"] == "unavailable"
+
+
+def test_usage_errors_exit_2(cli):
+    r = cli("network-path", "--from", "", "--to", "reports-db")
+    assert r.code == 2 and "--from ''" in r.err
+    r = cli("network-path", "--from", "reports-api", "--to", "reports-db", "--port", "70000")
+    assert r.code == 2 and "--port must be 1-65535" in r.err
+
+
+def test_markdown_has_the_path(cli):
+    r = cli("network-path", "--from", "ledger-sync", "--to", "audit-db", "--output", "markdown")
+    assert r.code == 0 and "### Path: reachable" in r.out and "| network ACL outbound | ok |" in r.out
+
+
+def test_the_demo_shows_the_seeds_network_acl_case():
+    # its own process: moto's backends are global to a process (the shared world lives in this one)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    p = subprocess.run([sys.executable, "-m", "triage", "demo", "--scenario", "network", "--output", "json"],
+                       capture_output=True, text=True, env=env, timeout=180)
+    assert p.returncode == 0, p.stderr
+    data = json.loads(p.stdout)
+    assert data["mismatches"] == []
+    seed = next(d for d in data["demo"] if d["playbook"] == "network-path" and d["inputs"]["from"] == "ledger-sync"
+                and d["inputs"]["to"] == "ledger-db")
+    assert [f["check"] for f in seed["findings"]] == ["nacl-outbound-blocks"]
+    assert "return traffic" in seed["findings"][0]["title"]
