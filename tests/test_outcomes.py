@@ -225,9 +225,6 @@ def test_run_whose_every_call_fails_is_inconclusive_exit_4(request, proxy, fault
     assert "error" not in data and js.err == ""          # AWS answered: not "unavailable"
     assert data["findings"] == []                         # in particular no subject-not-found
     expected = every_check
-    if (fault, playbook) == ("empty-body", "account-posture"):
-        # see test_empty_s3_listing_is_unchecked_not_no_buckets (xfail: a bug)
-        expected = every_check - {"s3-bucket-public"}
     reasons = unchecked(data)
     assert set(reasons) >= expected and data["checks"] == len(every_check)
     for check, reason in reasons.items():
@@ -247,10 +244,6 @@ def test_run_whose_every_call_fails_is_inconclusive_exit_4(request, proxy, fault
     assert "AWS unavailable" not in tx.out + tx.err
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: an empty HTTP 200 body from s3.ListBuckets (rest-xml) parses as 'no buckets': "
-    "`triage account-posture` then evaluates s3-bucket-public against nothing (neither a finding nor "
-    "unchecked). aws._reject_non_json_body only guards json/rest-json protocols."))
 def test_empty_s3_listing_is_unchecked_not_no_buckets(proxy):
     proxy.add_fault("ListBuckets", garbage(body=b""))
     run = triage("account-posture", "--output", "json", endpoint=proxy.url)
@@ -370,11 +363,6 @@ def test_one_denied_call_makes_the_run_inconclusive_exit_4(proxy, argv, operatio
     assert tx.text.count(f"could not check: needs {permission}") == 1
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: with two denied calls, the text says one cause twice. `triage lambda-timeout --function thumbnailer` "
-    "with logs.FilterLogEvents and cloudwatch.GetMetricStatistics denied prints 'logs.FilterLogEvents was "
-    "denied' once for at-hard-limit, timeout-too-low and again inside duration-near-timeout's combined "
-    "reason: render.values.unchecked_by_cause groups by the whole joined reason string, not by cause."))
 def test_two_denied_calls_each_said_once(proxy):
     proxy.add_fault("FilterLogEvents", access_denied())
     proxy.add_fault("GetMetricStatistics", access_denied())
@@ -431,19 +419,8 @@ def test_scan_unavailable_exit_3_and_no_tick(request, proxy, fault):
     assert js.err.startswith("triage: AWS unavailable: ") and cause in js.err
 
 
-_SCAN_BUG = ("BUG: `triage scan` when every call is answered ({}) exits 3, outcome 'unavailable', text "
-             "'Not checked: AWS was unavailable', stderr 'triage: AWS unavailable: lambda.ListFunctions failed: "
-             "...'; expected exit 4 'inconclusive' like each single playbook run under the same fault. AWS "
-             "answered, so it was reachable (engine.OUTCOMES: unavailable = unreachable, no credentials, "
-             "deadline). scan.ScanResult.outcome() calls any scan where no call succeeded 'unavailable' "
-             "instead of looking at why the calls failed.")
-
-
 @pytest.mark.parametrize("fault", [
-    pytest.param("http-500", marks=pytest.mark.xfail(strict=True, reason=_SCAN_BUG.format("HTTP 500"))),
-    pytest.param("throttled", marks=pytest.mark.xfail(strict=True, reason=_SCAN_BUG.format("throttled"))),
-    "empty-body",
-    pytest.param("garbage-body", marks=pytest.mark.xfail(strict=True, reason=_SCAN_BUG.format("a garbage body"))),
+    "http-500", "throttled", "empty-body", "garbage-body",
 ])
 def test_scan_whose_every_call_fails_is_inconclusive_exit_4(request, proxy, fault):
     endpoint = endpoint_for(fault, request, proxy)

@@ -286,26 +286,27 @@ def _guard_read_only(params, model, **_):
 
 
 def _reject_non_json_body(operation_model, response_dict, **_):
-    # botocore's JSON parsers turn a body that is not JSON into an empty
-    # result, which a check would read as "nothing found". Make it an error
-    # instead (XML protocols already raise). Cheap: only the first/last byte.
-    if operation_model.service_model.protocol not in ("json", "rest-json") or response_dict["status_code"] >= 300:
-        return
-    if operation_model.has_streaming_output or operation_model.output_shape is None \
-            or operation_model.output_shape.serialization.get("payload"):
+    # botocore parses an empty body (any protocol) and a JSON service's
+    # non-JSON body into an empty result, which a check would read as
+    # "nothing found" (no trails, no buckets). Make both an error of the call.
+    # Cheap: only the first/last byte is looked at.
+    if response_dict["status_code"] >= 300 or operation_model.has_streaming_output \
+            or operation_model.output_shape is None or operation_model.output_shape.serialization.get("payload"):
         return
     body = response_dict.get("body") or b""
     if not isinstance(body, (bytes, bytearray)):
         return
+    protocol = operation_model.service_model.protocol
     if not body.strip():
-        # An empty body parses as "no fields": DescribeTrails with no trails.
-        # AWS's JSON protocol always sends an object; rest-json may omit the
-        # body only when every output field travels in headers.
+        # AWS always sends a document (a JSON object, an XML envelope) when
+        # the output has fields in the body; only header-only outputs are empty.
         body_fields = [m for m in operation_model.output_shape.members.values() if not m.serialization.get("location")]
-        if operation_model.service_model.protocol == "json" or body_fields:
+        if protocol in ("json", "query", "ec2") or body_fields:
             from botocore.parsers import ResponseParserError
             raise ResponseParserError(f"HTTP {response_dict['status_code']} with an empty body")
         return
+    if protocol not in ("json", "rest-json"):
+        return   # XML parsers already raise on a body that is not XML
     if not (body.lstrip()[:1] == b"{" and body.rstrip()[-1:] == b"}"):
         from botocore.parsers import ResponseParserError
         raise ResponseParserError(f"HTTP {response_dict['status_code']} body is not JSON: {bytes(body[:60])!r}")

@@ -57,9 +57,11 @@ class Unchecked:
     check: str
     reason: str
     needs: list[str] = field(default_factory=list)
+    causes: list[str] = field(default_factory=list)   # one per failed call it needed (said once per cause)
 
     def to_dict(self) -> dict:
-        return {"check": self.check, "reason": self.reason, "needs": self.needs}
+        return {"check": self.check, "reason": self.reason, "needs": self.needs,
+                "causes": self.causes or [self.reason]}
 
 
 @dataclass
@@ -443,18 +445,22 @@ def _evaluate(check: Check, context: dict, outcomes: dict[str, StepOutcome], pla
               derive_errors: dict[str, str] | None = None):
     failed = [sid for sid in sorted(check.needs) if outcomes.get(sid) and outcomes[sid].status == "failed"]
     if failed:
-        reasons, needs = [], []
+        reasons, needs, causes = [], [], []
         for sid in failed:
             o = outcomes[sid]
-            reasons.append(o.reason or f"step '{sid}' failed")
-            if o.error and o.error.needs and o.error.needs not in needs:
-                needs.append(o.error.needs)
+            why = o.reason or f"step '{sid}' failed"
+            reasons.append(why)
+            need = o.error.needs if o.error and o.error.needs else None
+            if need and need not in needs:
+                needs.append(need)
+            causes.append(f"could not check: needs {need} ({why})" if need else f"could not check: {why}")
+        causes = list(dict.fromkeys(causes))
         reason = "; ".join(dict.fromkeys(reasons))
         if needs:
             reason = f"could not check: needs {', '.join(needs)} ({reason})"
         else:
             reason = f"could not check: {reason}"
-        return Unchecked(check.id, reason, needs)
+        return Unchecked(check.id, reason, needs, causes)
     try:
         if not _truthy(expr.search(check.when, context)):
             return None

@@ -81,9 +81,14 @@ class ScanResult:
         return out
 
     def outcome(self, rows: list[dict], not_checked: list[dict]) -> str:
-        """unavailable: nothing got through (no call answered); findings: any
-        finding; inconclusive: something could not be checked; else healthy."""
-        if not_checked and not any(c.error is None for c in self.calls) and not rows:
+        """unavailable: AWS could not be reached at all (no call answered, and
+        every failure was the network, credentials or the deadline: an
+        endpoint that answers 500 is there, so that is inconclusive);
+        findings: any finding; inconclusive: something could not be checked;
+        else healthy."""
+        unreachable = (all(e["kind"] in ("network", "credentials", "deadline") for e in self.errors)
+                       and all(d.unavailable for _, d in self.diagnoses))
+        if not_checked and unreachable and not any(c.error is None for c in self.calls) and not rows:
             return "unavailable"
         if rows:
             return "findings"

@@ -69,8 +69,9 @@ def render_text(data: dict, out: TextIO, *, color: bool | None = None, width: in
         if commands:
             console.print()
     if data["unchecked"]:
-        console.print(Text(f"Not evaluated ({len(data['unchecked'])} of {data.get('checks') or len(data['unchecked'])} checks)",
-                           style="unchecked"))
+        total = data.get("checks") or len(data["unchecked"])
+        console.print(Text(f"Not evaluated ({len(data['unchecked'])} of {total} check{'s' if total != 1 else ''}), "
+                           f"by cause", style="unchecked"))
         for reason, checks in unchecked_by_cause(data["unchecked"]):
             console.print(Text.assemble("  ", (", ".join(checks), "check-id"), ": ", reason))
         console.print()

@@ -44,20 +44,24 @@ def verdict(data: dict) -> tuple[str, str] | None:
     if outcome == "unavailable":
         return "high", f"Not checked: AWS was unavailable ({data.get('error') or 'unreachable'})."
     if outcome == "healthy":
-        return "ok", f"✓ Healthy: all {total} checks ran and none found a problem."
+        return "ok", (f"✓ Healthy: all {total} checks ran and none found a problem." if total != 1 else
+                      "✓ Healthy: the check ran and found no problem.")
     unchecked = len(data["unchecked"])
     if unchecked >= total:
-        return "high", f"Inconclusive: none of the {total} checks could run (why below)."
+        return "high", (f"Inconclusive: none of the {total} checks could run (why below)." if total != 1 else
+                        "Inconclusive: the check could not run (why below).")
     return "unchecked", (f"Inconclusive: no problem found by the {total - unchecked} checks that ran, "
                          f"but {unchecked} could not run (why below).")
 
 
 def unchecked_by_cause(unchecked: list[dict]) -> list[tuple[str, list[str]]]:
-    """(reason, [check ids]) once per cause: one missing permission or one
-    failed call is said once, not once per check it blocked."""
+    """(cause, [check ids]) once per cause: one denied or failed call is said
+    once, with every check it kept from running (a check that needed two
+    failed calls is listed under both)."""
     groups: dict[str, list[str]] = {}
     for u in unchecked:
-        groups.setdefault(u["reason"], []).append(u["check"])
+        for cause in u.get("causes") or [u["reason"]]:
+            groups.setdefault(cause, []).append(u["check"])
     return list(groups.items())
 
 
