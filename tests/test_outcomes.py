@@ -504,11 +504,12 @@ def test_scan_deadline_bounds_listing_in_a_real_process(proxy):
     proc, elapsed = process("scan", "--deadline", "2", "--output", "json",
                             "--endpoint-url", proxy.url, "--region", "us-east-1")
     assert elapsed < 10, f"{elapsed:.1f} s: --deadline 2 must bound the scan, listing included"
-    assert proc.returncode in (3, 4)
     data = json.loads(proc.stdout)
     assert ExitStatus.for_outcome(data["outcome"]) == proc.returncode
-    assert data["outcome"] in ("unavailable", "inconclusive") and data["summary"]["rows"] == []
     listing = [n for n in data["not_checked"] if n["playbook"] == "lambda-not-found"]
     assert [(n["region"], n["resource"]) for n in listing] == [("us-east-1", None)]
     assert "deadline" in listing[0]["reason"]
-    assert all("deadline" in n["reason"] for n in data["not_checked"]), data["not_checked"]
+    # the hanging listing holds up nothing else: the other playbooks ran and reported
+    assert not any(r["playbook"] == "lambda-not-found" for r in data["summary"]["rows"])
+    assert {d["playbook"] for d in data["diagnoses"]} >= {"account-posture", "rds-connections"}
+    assert proc.returncode == (1 if data["summary"]["rows"] else 4)

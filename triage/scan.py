@@ -9,8 +9,7 @@ Rendering lives in triage/commands/scan.py."""
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed, wait
-from concurrent.futures import TimeoutError as FuturesTimeout
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -122,46 +121,13 @@ def scannable(playbooks: list[Playbook]) -> list[Playbook]:
     return [pb for pb in playbooks if pb.scan is not None]
 
 
-def list_targets(playbooks: list[Playbook], regions: list[str], aws: Aws, pool: ThreadPoolExecutor,
-                 timeout: float | None = None) -> tuple[list[Target], list[dict]]:
-    """Resources per (playbook, region), listed concurrently; a listing that
-    fails (or is still waiting when `timeout` runs out) is reported, never
-    fatal for the others."""
-    targets: list[Target] = []
-    errors: list[dict] = []
-    jobs = {}
-    for pb in playbooks:
-        for region in regions:
-            if pb.scan.once:
-                targets.append(Target(pb, region, None))
-                continue
-            spec = pb.scan
-            jobs[pool.submit(aws.call, spec.service, spec.operation, spec.params, region=region,
-                             paginate=spec.paginate, step=f"scan:{pb.id}")] = (pb, region)
-    done, late = wait(list(jobs), timeout=timeout)
-    for future in late:
-        pb, region = jobs[future]
-        call = f"{pb.scan.service}.{pb.scan.operation}"
-        errors.append({"playbook": pb.id, "region": region, "kind": "deadline",
-                       "reason": f"{call} did not answer before the scan's deadline"})
-    for future in [f for f in jobs if f in done]:
-        pb, region = jobs[future]
-        try:
-            names = expr.search(pb.scan.query, future.result()) or []
-        except CallFailed as exc:
-            call = f"{pb.scan.service}.{pb.scan.operation}"
-            errors.append({"playbook": pb.id, "region": region, "kind": exc.error.kind, "reason": exc.error.reason(call)})
-            continue
-        targets += [Target(pb, region, str(n)) for n in names if n is not None]
-    order = {pb.id: i for i, pb in enumerate(playbooks)}
-    targets.sort(key=lambda t: (order[t.playbook.id], regions.index(t.region), t.resource or ""))
-    return targets, errors
-
-
 def run_scan(playbooks: list[Playbook], regions: list[str], aws: Aws, *, concurrency: int = 8,
              deadline: float | None = DEFAULT_DEADLINE, progress: Callable[[int, int], None] | None = None) -> ScanResult:
-    """`deadline` bounds the whole scan, listing included: what has not
-    finished by then is reported as not checked."""
+    """Every (playbook, region) is listed concurrently and each listed
+    resource's run starts as soon as its listing answers: a listing that
+    hangs holds up nothing else. A listing that fails is reported, never
+    fatal for the others. `deadline` bounds the whole scan, listing
+    included: what has not finished by then is reported as not checked."""
     started = time.monotonic()
     log_start = len(aws.log)
     note = progress or (lambda done, total: None)
@@ -172,28 +138,62 @@ def run_scan(playbooks: list[Playbook], regions: list[str], aws: Aws, *, concurr
     # Not a `with` block: leaving one waits for every thread, and a call stuck
     # on a black-holed endpoint must not hold the scan past its deadline.
     pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="triage-scan")
-    results: dict[int, Diagnosis] = {}
-    unfinished: list[dict] = []
-    try:
-        targets, errors = list_targets(playbooks, regions, aws, pool, timeout=remaining())
-        note(0, len(targets))
+    listings: dict[Future, tuple[Playbook, str]] = {}
+    runs: dict[Future, Target] = {}
+    results: dict[Future, Diagnosis] = {}
+    errors: list[dict] = []
+
+    def start(target: Target) -> Future:
         # Each run's own steps get a small pool: the scan's pool is the bound.
-        futures = {pool.submit(_run_target, t, aws, started, deadline): i for i, t in enumerate(targets)}
-        try:
-            for done, future in enumerate(as_completed(futures, timeout=remaining()), 1):
-                results[futures[future]] = future.result()
-                note(done, len(targets))
-        except FuturesTimeout:
-            for future, i in futures.items():
-                if i not in results:
-                    t = targets[i]
-                    unfinished.append({"playbook": t.playbook.id, "region": t.region, "resource": t.resource,
-                                       "reason": f"not checked: the scan's deadline of {deadline:g} s was reached"})
+        future = pool.submit(_run_target, target, aws, started, deadline)
+        runs[future] = target
+        return future
+
+    try:
+        for pb in playbooks:
+            for region in regions:
+                if pb.scan.once:
+                    start(Target(pb, region, None))
+                else:
+                    spec = pb.scan
+                    listings[pool.submit(aws.call, spec.service, spec.operation, spec.params, region=region,
+                                         paginate=spec.paginate, step=f"scan:{pb.id}")] = (pb, region)
+        pending = set(listings) | set(runs)
+        note(0, len(runs))
+        while pending:
+            done, pending = wait(pending, timeout=remaining(), return_when=FIRST_COMPLETED)
+            if not done:
+                break   # the deadline
+            for future in done:
+                if future in runs:
+                    results[future] = future.result()
+                    note(len(results), len(runs))
+                    continue
+                pb, region = listings[future]
+                call = f"{pb.scan.service}.{pb.scan.operation}"
+                try:
+                    names = expr.search(pb.scan.query, future.result()) or []
+                except CallFailed as exc:
+                    errors.append({"playbook": pb.id, "region": region, "kind": exc.error.kind,
+                                   "reason": exc.error.reason(call)})
+                    continue
+                pending |= {start(Target(pb, region, str(n))) for n in names if n is not None}
+                note(len(results), len(runs))
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
-    return ScanResult(regions=list(regions), playbooks=[pb.id for pb in playbooks],
-                      diagnoses=[(t, results[i]) for i, t in enumerate(targets) if i in results], errors=errors,
-                      seconds=time.monotonic() - started, calls=aws.log[log_start:], unfinished=unfinished)
+    for future, (pb, region) in listings.items():
+        if not future.done():
+            errors.append({"playbook": pb.id, "region": region, "kind": "deadline",
+                           "reason": f"{pb.scan.service}.{pb.scan.operation} did not answer before the scan's deadline"})
+    unfinished = [{"playbook": t.playbook.id, "region": t.region, "resource": t.resource,
+                   "reason": f"not checked: the scan's deadline of {deadline:g} s was reached"}
+                  for f, t in runs.items() if f not in results]
+    order = {pb.id: i for i, pb in enumerate(playbooks)}
+    finished = sorted(((t, results[f]) for f, t in runs.items() if f in results),
+                      key=lambda tr: (order[tr[0].playbook.id], regions.index(tr[0].region), tr[0].resource or ""))
+    return ScanResult(regions=list(regions), playbooks=[pb.id for pb in playbooks], diagnoses=finished,
+                      errors=errors, seconds=time.monotonic() - started, calls=aws.log[log_start:],
+                      unfinished=unfinished)
 
 
 def _run_target(target: Target, aws: Aws, started: float, deadline: float | None) -> Diagnosis:
