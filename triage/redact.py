@@ -120,7 +120,9 @@ def _not_a_value(value: str) -> bool:
     v = value.strip("\"'")
     # AWS4-HMAC-SHA256 is the scheme of a SigV4 Authorization header (its Signature= is masked on its own);
     # a value that starts with the mask is a credential scope whose key id is already masked.
-    return (not v or v.startswith((MASK, "$", "arn:", "{", "[", "<", "%", "AWS4-HMAC-SHA256")) or v.lower() in
+    # A bare { or [ opens a document (a policy after "name: "); a quoted one is a string holding JSON.
+    return (not v or value[:1] in ("{", "[") or v.startswith((MASK, "$", "arn:", "<", "%", "AWS4-HMAC-SHA256"))
+            or v.lower() in
             {"null", "none", "true", "false", "undefined", "required", "optional", "redacted", "hidden", "***"})
 
 
