@@ -421,7 +421,24 @@ def write_results(path: Path, r: dict[str, Stats], delay_rows, scans: list[ScanR
         lines += memory_section(r, scans)
     if notes:
         lines += ["## Notes", ""] + [f"- {n}" for n in notes] + [""]
-    path.write_text("\n".join(lines))
+    path.write_text("\n".join(lines) + _kept_sections(path))
+
+
+# Sections this script does not write (bench_blackhole.py, bench_hostile.py,
+# ...) are appended to RESULTS.md by their own scripts: a full run keeps them.
+_OWN_SECTIONS = ("## 1.", "## 2.", "## 3.", "## 4.", "## 5.", "## Notes")
+
+
+def _kept_sections(path: Path) -> str:
+    if not path.exists():
+        return ""
+    kept, keep = [], False
+    for line in path.read_text().splitlines():
+        if line.startswith("## "):
+            keep = not line.startswith(_OWN_SECTIONS)
+        if keep:
+            kept.append(line)
+    return ("\n\n" + "\n".join(kept) + "\n") if kept else ""
 
 
 def scan_section(scans: list[ScanRun]) -> list[str]:
