@@ -485,8 +485,10 @@ def _evaluate(check: Check, context: dict, outcomes: dict[str, StepOutcome], pla
 def _command(template: str, context: dict) -> str | None:
     """A fix command. A template that is one `${...}` yielding a list is an
     argv (shell-joined); one yielding null or [] drops the command, so a
-    playbook can offer commands that only apply in some cases. Anything else
-    it yields is one quoted word: a string built with join() is never
+    playbook can offer commands that only apply in some cases. A string
+    the expression itself spells out (`cond && 'aws ... --query X[]'`) is
+    the author's command text, guarded like a template's own text. Anything
+    else it yields is one quoted word: a string built with join() is never
     pasted into a shell unquoted."""
     t = expr.parse_template(template)
     if len(t.parts) == 1 and isinstance(t.parts[0], tuple):
@@ -495,6 +497,8 @@ def _command(template: str, context: dict) -> str | None:
             return None
         if isinstance(value, list):
             return shlex.join(expr.stringify(v) for v in value)
+        if isinstance(value, str) and value in expr.string_literals(t.parts[0][1]):
+            return expr.guard_words(value)[0]
         return shlex.quote(expr.stringify(value))
     return t.render(context, quote=True)
 

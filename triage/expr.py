@@ -542,6 +542,18 @@ def _regex_literals(node: dict, out: list[str]) -> None:
         _regex_literals(child, out)
 
 
+def string_literals(expression: str) -> set[str]:
+    """Every string literal written in an expression ('text' or `"text"`)."""
+    out: set[str] = set()
+    todo = [compile_expr(expression).parsed]
+    while todo:
+        node = todo.pop()
+        if node.get("type") == "literal" and isinstance(node.get("value"), str):
+            out.add(node["value"])
+        todo += [c for c in node.get("children", []) if isinstance(c, dict)]
+    return out
+
+
 def _function_names(node: dict) -> set[str]:
     names = {node["value"]} if node.get("type") == "function_expression" else set()
     for child in node.get("children", []):
@@ -699,29 +711,147 @@ class Template:
     def render(self, context: Any, quote: bool = False) -> Any:
         """quote=True: a shell command; every hole is quoted for the shell
         context it sits in (bare, or inside the template's own "..." or '...'),
-        so no value can end a quote or start a substitution."""
+        so no value can end a quote or start a substitution; and the
+        template's own bare words that bash or zsh would glob or
+        history-expand are quoted too (guard_words)."""
         if len(self.parts) == 1 and isinstance(self.parts[0], tuple) and not quote:
             return search(self.parts[0][1], context)
         out = []
         shell = None   # the shell's quoting state at this point of the template
+        word_start = True
         for part in self.parts:
             if isinstance(part, str):
-                out.append(part)
+                if quote:
+                    guarded, word_start = guard_words(part, shell, word_start)
+                    out.append(guarded)
+                else:
+                    out.append(part)
                 shell = _shell_state(part, shell) if quote else None
                 continue
             text = stringify(search(part[1], context))
             out.append(shell_quote(text, shell) if quote else text)
+            word_start = False
         return "".join(out)
 
 
 def shell_quote(text: str, inside: str | None = None) -> str:
     """`text` as one shell word: bare (shlex.quote), or the inside of a "..."
     or '...' that the template itself opened."""
-    if inside == '"':
-        return re.sub(r'([\\"$`])', r"\\\1", text)
+    if inside == '"':   # '!' cannot be escaped inside "..." (bash keeps the backslash): '!' between quotes
+        return re.sub(r'([\\"$`])', r"\\\1", text).replace("!", "\"'!'\"")
     if inside == "'":
         return text.replace("'", "'\\''")
-    return shlex.quote(text)
+    quoted = shlex.quote(text)
+    return f"'{quoted}'" if quoted.startswith("=") else quoted   # zsh expands =word to a command's path
+
+
+# Characters bash or zsh give a meaning to in a bare word: globs (* ? [ ]),
+# brace expansion ({ }), history (! and a leading ^), zsh's extended globs
+# (^ ~ #, on for many zsh users), '#' starting a comment, '~' a home
+# directory; '=' starting a word is a path lookup in zsh. A leading ~/ is
+# the home directory in both shells and stays as it is.
+_GLOB_CHARS = frozenset("*?[]{}!^~#")
+_SEPARATORS = frozenset(" \t\n;&|<>()")
+
+
+def guard_words(literal: str, state: str | None = None, word_start: bool = True,
+                found: list[str] | None = None) -> tuple[str, bool]:
+    """A template's literal shell text with every bare run of characters
+    that bash or zsh would expand (a glob, brace, history or tilde
+    character; '#' or '=' starting a word) put in single quotes, and a '!'
+    inside "..." moved out of it. The words the shell computes are the
+    same; only expansion is prevented. $NAME and ${NAME} are left alone, so
+    placeholders such as "$PUBLIC_SUBNET_ID" still expand. `state` is the
+    quoting state the literal starts in, `word_start` whether it starts a
+    word; returns the text and whether the next character starts a word.
+    The runs that needed quoting are appended to `found` (for `validate`)."""
+    out: list[str] = []
+    run: list[str] = []
+    run_start = word_start
+
+    def flush() -> None:
+        if run:
+            word = "".join(run)
+            home = "~" if run_start and (word == "~" or word.startswith("~/")) else ""
+            rest = word[len(home):]
+            if rest and _expands(rest, run_start and not home):
+                out.append(f"{home}'{rest}'")
+                if found is not None:
+                    found.append(word)
+            else:
+                out.append(word)
+            run.clear()
+
+    i, n = 0, len(literal)
+    while i < n:
+        c = literal[i]
+        if state == "'":
+            out.append(c)
+            state = None if c == "'" else state
+        elif state == '"':
+            if c == "\\":
+                out.append(literal[i:i + 2])
+                i += 2
+                continue
+            if c == "!":
+                out.append("\"'!'\"")
+                if found is not None:
+                    found.append("!")
+            else:
+                out.append(c)
+            state = None if c == '"' else state
+        elif c in _SEPARATORS:
+            flush()
+            out.append(c)
+            word_start = True
+            i += 1
+            continue
+        elif c in "'\"\\$`":
+            flush()
+            if c in "'\"":
+                state = c
+                out.append(c)
+            elif c == "\\":
+                out.append(literal[i:i + 2])
+                i += 2
+                word_start = False
+                continue
+            elif c == "$":
+                m = re.match(r"\$(\{[^}]*\}|[A-Za-z_][A-Za-z0-9_]*|[0-9?#@*!$-])?", literal[i:])
+                out.append(m.group(0))
+                i += len(m.group(0))
+                word_start = False
+                continue
+            else:
+                out.append(c)
+        else:
+            if not run:
+                run_start = word_start
+            run.append(c)
+        word_start = False
+        i += 1
+    flush()
+    return "".join(out), word_start
+
+
+def _expands(word: str, at_word_start: bool) -> bool:
+    if at_word_start and word in ("{", "}", "!"):   # a group or a negated pipeline, as the author wrote it
+        return False
+    return any(c in _GLOB_CHARS for c in word) or (at_word_start and word[0] == "=")
+
+
+def glob_words(template: str) -> list[str]:
+    """The bare words of a shell-command template's own text that bash or
+    zsh would expand (rendering quotes them; `validate` says so)."""
+    found: list[str] = []
+    shell, word_start = None, True
+    for part in parse_template(template).parts:
+        if isinstance(part, str):
+            _, word_start = guard_words(part, shell, word_start, found)
+            shell = _shell_state(part, shell)
+        else:
+            word_start = False
+    return found
 
 
 def _shell_state(literal: str, state: str | None) -> str | None:

@@ -48,11 +48,42 @@ def cmd_validate(args, env) -> int:
             continue
         files.append({"file": f, "ok": True, "id": pb.id, "steps": len(pb.steps), "checks": len(pb.checks),
                       "depth": pb.step_depth(), "problems": []})
+        warnings = shell_warnings(pb)
+        if warnings:  # the key only when there are any
+            files[-1]["warnings"] = [problem_dict(w) for w in warnings]
         if not as_json:
             env.stdout.write(f"{f}: ok ({pb.id}: {len(pb.steps)} steps, {len(pb.checks)} checks, "
                              f"dependency depth {pb.step_depth()})\n")
+            for w in warnings:
+                where = f"{w.file}:{w.line}" if w.line else w.file
+                env.stdout.write(f"{where}: warning: {w.message}\n    hint: {w.hint}\n")
     valid = all(entry["ok"] for entry in files)
     if as_json:
         from ..render.json import render_json
         render_json({"valid": valid, "files": files}, env.stdout)
     return ExitStatus.OK if valid else ExitStatus.USAGE
+
+
+def shell_warnings(pb) -> list:
+    """Fix-command words the playbook leaves bare that bash or zsh would
+    expand (a glob, brace, history or tilde character): triage quotes them
+    when it prints the command, but the YAML then reads differently from
+    what is printed. Warnings, not errors: the printed command is safe."""
+    from .. import expr, yamlsrc
+    from ..errors import Problem
+
+    raw = pb.raw if isinstance(pb.raw, dict) else {}
+    places = [(["subject", "commands", j], c) for j, c in enumerate((raw.get("subject") or {}).get("commands") or [])]
+    for i, check in enumerate(raw.get("checks") or []):
+        fix = (check.get("fix") or {}) if isinstance(check, dict) else {}
+        places += [(["checks", i, "fix", "commands", j], c) for j, c in enumerate(fix.get("commands") or [])]
+    out = []
+    for path, command in places:
+        if not isinstance(command, str):
+            continue
+        for word in dict.fromkeys(expr.glob_words(command)):
+            out.append(Problem(str(pb.path), yamlsrc.line_of(raw, path),
+                               f"{word!r} in a fix command would be expanded by the shell (glob, brace, "
+                               "history or ~); triage prints it quoted",
+                               f"quote it: '{word}'" if word != "!" else "move the '!' out of the double quotes"))
+    return out
