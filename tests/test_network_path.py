@@ -13,6 +13,7 @@ import subprocess
 import sys
 
 from conftest import run_cli
+from triage.demo.scenarios.network import LEDGER_DB_PASSWORD
 from triage.testing.proxy import FaultProxy, access_denied
 
 
@@ -172,6 +173,43 @@ def test_usage_errors_exit_2(cli):
 def test_markdown_has_the_path(cli):
     r = cli("network-path", "--from", "ledger-sync", "--to", "audit-db", "--output", "markdown")
     assert r.code == 0 and "### Path: reachable" in r.out and "| network ACL outbound | ok |" in r.out
+
+
+def test_lambda_timeout_reports_the_blocking_hop_to_the_database_in_its_environment(cli):
+    r = cli("lambda-timeout", "--function", "ledger-sync", "--output", "json")
+    data = json.loads(r.out)
+    assert checks(data) == ["nacl-outbound-blocks", "timeout-too-low"]
+    f = next(f for f in data["findings"] if f["check"] == "nacl-outbound-blocks")
+    assert data["findings"][0]["check"] == "nacl-outbound-blocks"                 # critical, first
+    assert f["evidence"]["found_in"] == "DATABASE_URL"
+    assert f["evidence"]["database"] == "ledger-db.aaaaaaaaaa.us-east-1.rds.amazonaws.com:5432"
+    assert f["evidence"]["traffic"] == "return traffic on ephemeral ports"
+    for case in ("reports-api", "reports-export", "ledger-audit", "billing-etl"):
+        assert len(json.loads(cli("lambda-timeout", "--function", case, "-o", "json").out)["findings"]) == 2, case
+    healthy = json.loads(cli("lambda-timeout", "--function", "billing-report", "-o", "json").out)
+    assert healthy["outcome"] == "healthy"
+
+
+def test_the_database_password_in_the_environment_is_never_printed(cli):
+    outputs = []
+    for fmt in ("text", "json", "markdown"):
+        r = cli("lambda-timeout", "--function", "ledger-sync", "--output", fmt, "--debug")
+        outputs += [r.out, r.err]
+        r = cli("network-path", "--from", "ledger-sync", "--to", "ledger-db", "--output", fmt, "--debug")
+        outputs += [r.out, r.err]
+    assert not any(LEDGER_DB_PASSWORD in o for o in outputs)
+    assert any("ledger-db.aaaaaaaaaa.us-east-1.rds.amazonaws.com:5432" in o for o in outputs)   # the endpoint is no secret
+
+
+def test_rds_connections_names_each_function_that_cannot_reach_the_database(cli):
+    r = cli("rds-connections", "--db", "reports-db", "--function", "reports-api", "--function", "reports-export",
+            "--function", "reports-worker", "--output", "json")
+    data = json.loads(r.out)
+    assert checks(data) == ["no-rds-proxy", "sg-egress-blocks", "sg-ingress-blocks"]
+    by = {f["check"]: f for f in data["findings"]}
+    assert [p.split(" ")[0] for p in by["sg-ingress-blocks"]["evidence"]["blocked_paths"]] == ["reports-api"]
+    assert [p.split(" ")[0] for p in by["sg-egress-blocks"]["evidence"]["blocked_paths"]] == ["reports-export"]
+    assert "reports-worker" not in json.dumps(by["sg-ingress-blocks"]) + json.dumps(by["sg-egress-blocks"])
 
 
 def test_the_demo_shows_the_seeds_network_acl_case():

@@ -101,7 +101,7 @@ def test_a_broken_expectation_fails_with_a_readable_diff(tmp_path):
     assert "+ timeout-too-low   (produced, not expected)" in r.out
     assert "expected [duration-near-timeout], got [timeout-too-low]" in r.out
     assert "ok    migrate-db-at-hard-limit" in r.out
-    assert "5 passed, 2 failed" in r.out
+    assert "11 passed, 2 failed" in r.out
     # evidence differences: expected value, then the value the replay produced
     r2_case = next(c for c in data["cases"] if c["name"] == "orders-etl-timeout-too-low")
     r2_case["expect"] = {"findings": ["timeout-too-low"], "evidence": {"timeout-too-low": {
@@ -193,7 +193,9 @@ def test_record_a_denied_call_and_replay_it_as_unchecked(tmp_path, world):
     case = casefile.load(out).cases[0]
     denied = [c for c in case.calls if c.error]
     assert [(c.name, c.error["code"]) for c in denied] == [("lambda.GetFunctionConfiguration", "AccessDeniedException")]
-    assert sorted(case.unchecked) == ["at-hard-limit", "duration-near-timeout", "timeout-too-low", "vpc-without-nat"]
+    assert sorted(case.unchecked) == ["at-hard-limit", "duration-near-timeout", "nacl-inbound-blocks",
+                                      "nacl-outbound-blocks", "no-route", "sg-egress-blocks", "sg-ingress-blocks",
+                                      "timeout-too-low", "vpc-without-nat"]   # the path to its database needs its config too
     # replay: the same unchecked reasons, naming the permission
     from triage import playbook
     outcome = casefile.run_case(playbook.load(PLAYBOOKS / "lambda-timeout.yaml"), case)

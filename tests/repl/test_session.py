@@ -80,7 +80,7 @@ def test_an_error_never_ends_the_session(world):
     assert "error: 'mars-1' is not an AWS region name" in out
     assert "Traceback" not in out
     # and the session is still alive: the healthy function is diagnosed at the end
-    assert "✓ Healthy: all 4 checks ran" in out
+    assert "✓ Healthy: all 9 checks ran" in out
     assert s.repl.settings.region == "us-east-1"
 
 
@@ -152,7 +152,7 @@ def test_ctrl_c_during_a_run_cancels_it_and_returns_to_the_prompt(world):
         live.send("show" + ENTER + CTRL_D)
         out = live.finish()
     # only the step that does not wait for the configuration (the metric) can have finished
-    assert re.search(r"cancelled after [\d.]+ s: [01] of 6 steps had finished; nothing was changed", out)
+    assert re.search(r"cancelled after [\d.]+ s: [01] of 15 steps had finished; nothing was changed", out)
     assert not any(c.call == "lambda.GetFunctionConfiguration" and not c.error for c in live.repl.calls)
     assert "error: nothing to show yet" in out          # the prompt came back and took a command
     assert "Goodbye." in out and "Traceback" not in out
