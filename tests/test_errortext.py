@@ -393,7 +393,7 @@ def test_lambda_timeout_function_from_arn() -> None:
         f"Invocation of {FUNCTION_ARN}:prod failed: "
         '{"errorMessage": "2024-05-01T10:00:03.005Z 1a2b3c4d-5e6f-7a8b-9c0d-1e2f3a4b5c6d Task timed out after 3.00 seconds"}'
     )
-    check(text, LAMBDA_TIMEOUT, function="orders-etl", function_arn=f"{FUNCTION_ARN}:prod", account=ACCOUNT, timeout_s=3.0)
+    check(text, LAMBDA_TIMEOUT, function="orders-etl:prod", function_arn=f"{FUNCTION_ARN}:prod", account=ACCOUNT, timeout_s=3.0)  # the qualifier is kept (issue 13)
 
 
 def test_lambda_sandbox_timedout_error_document() -> None:

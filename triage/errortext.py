@@ -1031,7 +1031,7 @@ _ENGINE_EVIDENCE = (
 # The error number or SQLSTATE as the client printed it: "ERROR 1040 (HY000)",
 # "(1040, 'Too many connections')", "[1040]", "(SQLSTATE 53300)".
 _DB_ERROR_NUMBER = re.compile(
-    r"(?:\bERROR\s+|\bError\s+|\(|\[)(?P<code>1040|1203|1226|9501)\b|SQLSTATE\s*[\[(]?(?P<sqlstate>53300)\b"
+    r"(?:\bERROR\s+|\bError\s+|\(|\[)(?P<code>1040|1203|1226|9501)\b|SQLSTATE\s*[\[(=]?(?P<sqlstate>53300)\b"
 )
 
 
@@ -1289,6 +1289,7 @@ def _understand(clean: str, lines: str) -> ParsedError:
         if ctx.operation or ctx.error_code:
             _common_facts(text, ctx, facts)
             _derive_action(text, ctx, facts, notes)
+        _field_facts(text, facts)
         return result
 
     # The winning family's facts first; others add what they know
@@ -1305,4 +1306,74 @@ def _understand(clean: str, lines: str) -> ParsedError:
         facts.setdefault("error_code", ctx.error_code)
     _common_facts(text, ctx, facts)
     _derive_action(text, ctx, facts, notes)
+    _field_facts(text, facts)
     return result
+
+
+# ---------------------------------------------------------------------------
+# Fields that survive real pastes: placeholders, qualifiers, regions, hosts
+# ---------------------------------------------------------------------------
+
+_REGION = r"[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d"
+# A function ARN whose account may be typed as a placeholder (AccountID,
+# <account>, xxx): the name and the qualifier are still good.
+_ANY_FUNCTION_ARN = re.compile(
+    rf"arn:aws[a-z-]*:lambda:(?P<region>{_REGION}):[^:\s]{{0,40}}:function:(?P<name>[A-Za-z0-9_-]{{1,140}})"
+    r"(?::(?P<qualifier>\$LATEST|[A-Za-z0-9_-]{1,128}))?(?![A-Za-z0-9_<>{}$-])"
+)
+_BARE_FUNCTION = re.compile(r"Function not found:\s*(?!arn:)(?P<name>[A-Za-z0-9_-]{1,140})(?::(?P<qualifier>[A-Za-z0-9_$-]{1,128}))?(?=[\s(,;.\"']|$)")
+_ARN_REGION = re.compile(rf"arn:aws[a-z-]*:[a-z0-9-]+:(?P<region>{_REGION}):")
+_URL_REGION = re.compile(rf"https?://[a-z0-9-]+\.(?P<region>{_REGION})\.amazonaws\.com")
+_RDS_HOST = re.compile(rf"\b(?P<db>[a-z][a-z0-9-]{{0,62}})\.[a-z0-9]{{12}}\.(?P<region>{_REGION})\.rds\.amazonaws\.com\b")
+# "User: arn:aws:sts::<account>:assumed-role/ROLE/session": whatever the account
+# was redacted to, the role (or user) name is the part to diagnose.
+_PRINCIPAL_ANY = re.compile(
+    r"\bUser:\s*arn:aws[a-z-]*:(?:sts|iam)::(?P<account>[^:\s]{0,40}|\"[^\"]{0,40}\"):"
+    r"(?P<kind>assumed-role|user|role)/(?:[\w+=,.@-]+/)*?(?P<name>[\w+=,.@-]+)(?:/[\w+=,.@-]+)?\s+is\s+not\s+authori"
+)
+_LOGS_ACCOUNT = re.compile(r"User with accountId:\s*(?P<account>\S+)\s+is\s+not\s+authori[sz]ed\s+to\s+perform\s+(?P<op>[A-Z][A-Za-z]+)")
+_NOT_AUTHORIZED_ACTION = re.compile(rf"\bNot authori[sz]ed to perform:?\s+(?P<action>{_ACTION})")
+_WORD_RESOURCE = re.compile(r"on\s+resource:\s*(?P<resource>(?!arn:)[a-z][\w-]{1,40}\s+[\w+=,.@/-]{1,200})\s+because\b")
+_MYSQL_1040 = re.compile(r"\(1040,|\bError 1040\b|\[1040\]|\berrno[\"']?:\s*1040\b|ER_CON_COUNT_ERROR", re.I)
+
+
+def _field_facts(text: str, facts: dict[str, object]) -> None:
+    """Fields the family parsers miss in real pastes: a function with its
+    alias or version (``name:alias``), a bare function name, the region an
+    ARN or endpoint names, an RDS hostname's DB identifier, the role behind a
+    principal whose account was redacted, CloudWatch Logs' own wording."""
+    if m := _ANY_FUNCTION_ARN.search(text):
+        name = m["name"]
+        if not name.lower() in ("name", "function", "function-name"):
+            facts["function"] = name + (f":{m['qualifier']}" if m["qualifier"] else "")
+            facts.setdefault("region", m["region"])
+    elif m := _BARE_FUNCTION.search(text):
+        facts.setdefault("function", m["name"] + (f":{m['qualifier']}" if m["qualifier"] else ""))
+    if m := _RDS_HOST.search(text):
+        facts.setdefault("db", m["db"])
+        facts.setdefault("region", m["region"])
+    if "region" not in facts:
+        for rx in (_ARN_REGION, _URL_REGION):
+            if m := rx.search(text):
+                facts["region"] = m["region"]
+                break
+    if m := _PRINCIPAL_ANY.search(text):
+        account = m["account"].strip('"')
+        if not account.isdigit():  # a placeholder or redaction, not a (possibly short) account number
+            facts["principal"] = m["name"] if m["kind"] != "assumed-role" else _assumed_role_name(m.group(0))
+    if m := _LOGS_ACCOUNT.search(text):
+        # Only CloudWatch Logs words it so; the operation is the logs: action.
+        facts.setdefault("action", f"logs:{m['op']}")
+        if re.fullmatch(r"\d{12}", m["account"]):
+            facts.setdefault("account", m["account"])
+    if "action" not in facts and (m := _NOT_AUTHORIZED_ACTION.search(text)):
+        facts["action"] = m["action"]
+    if "resource" not in facts and (m := _WORD_RESOURCE.search(text)):
+        facts["resource"] = m["resource"]
+    if "db_engine" not in facts and _MYSQL_1040.search(text):
+        facts["db_engine"] = "mysql"
+
+
+def _assumed_role_name(matched: str) -> str:
+    tail = matched.split("assumed-role/", 1)[1]
+    return tail.split("/", 1)[0]

@@ -1,11 +1,19 @@
 """`triage explain "<pasted error>"`: understand an AWS error message and
 route it to the playbook that diagnoses it, with the inputs the text gives.
 
-Routing is data: each playbook's `triggers` (regexes) decide where a text
-goes, so user playbooks take part; named groups in a trigger fill inputs of
-the same name. The facts (principal, action, resource, policy type,
-function, ...) come from triage.errortext, which knows AWS's message formats;
-a fact fills the playbook input of the same name."""
+Routing is data, scored: each playbook's `signals:` section holds weighted
+patterns (error codes, phrases, services, HTTP status) and exclusions
+(markers of other clouds and tools, resources that belong elsewhere); its
+older `triggers:` still count, as strong signals. A playbook's score is the
+sum of the weights of its signals found in the text; an exclusion takes it
+out. The best playbook at or above the threshold wins, close runners-up are
+named as alternatives, and nothing above it means "not an AWS error triage
+knows". User playbooks take part exactly like shipped ones. Every pattern
+runs on RE2 (triage.patterns): linear in the paste. Named groups in a
+matched signal or trigger fill the input (or fact) of the same name.
+
+The generic facts (principal, action, resource, function, region, ...)
+come from triage.errortext; a fact fills the playbook input of the same name."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -16,6 +24,10 @@ from .catalog import flag
 from .errortext import parse_error
 from .sanitize import clean
 
+THRESHOLD = 3.0          # a playbook's default minimum score
+TRIGGER_WEIGHT = 3.0     # a matched `triggers:` pattern
+CLOSE = 0.6              # a runner-up within this fraction of the best is shown
+
 # Facts that feed an input of another name.
 _FACT_FOR_INPUT = {
     "function": ("function", "function_arn"),
@@ -24,6 +36,7 @@ _FACT_FOR_INPUT = {
     "resource": ("resource",),
     "timeout_s": ("timeout_s",),
     "uuid": ("uuid",),
+    "db": ("db",),
 }
 
 
@@ -35,28 +48,102 @@ class Routing:
     missing: list[str]           # input names still needed
     reason: str
     notes: list[str] = field(default_factory=list)
+    confidence: float = 0.0
+    alternatives: list[dict] = field(default_factory=list)   # [{"playbook", "score", "confidence"}]
 
     def missing_flags(self) -> list[str]:
         return [flag(m) for m in self.missing]
 
 
+@dataclass
+class Signals:
+    """One playbook's routing data, read from its `signals:` section."""
+    match: list = field(default_factory=list)     # (compiled, weight, label)
+    exclude: list = field(default_factory=list)   # (compiled, reason)
+    threshold: float = THRESHOLD
+
+
+_SIGNALS_CACHE: dict = {}
+
+
 def _compiled(pattern: str):
-    """A trigger on RE2 (linear in the text: no paste can make routing slow),
+    """A pattern on RE2 (linear in the text: no paste can make routing slow),
     case-insensitive, `.` matching newlines; None when RE2 cannot run it."""
     try:
         return patterns.compile(pattern, True, True)
     except patterns.PatternError:
-        return None  # `triage validate` reports it; routing just skips it
+        return None  # `triage validate` reports it with file:line; routing just skips it
 
 
-def _matches(entry, text: str) -> list:
-    out = []
+def parse_signals(data: Any) -> Signals:
+    """Signals from a playbook's `signals:` value (already validated, or not:
+    anything malformed is skipped here and reported by `triage validate`)."""
+    out = Signals()
+    if not isinstance(data, dict):
+        return out
+    if isinstance(data.get("threshold"), (int, float)) and not isinstance(data.get("threshold"), bool):
+        out.threshold = float(data["threshold"])
+    for item in data.get("match") or []:
+        if isinstance(item, str):
+            item = {"pattern": item}
+        if not isinstance(item, dict) or not isinstance(item.get("pattern"), str):
+            continue
+        rx = _compiled(item["pattern"])
+        weight = item.get("weight", 1)
+        if rx is not None and isinstance(weight, (int, float)) and not isinstance(weight, bool):
+            out.match.append((rx, float(weight), str(item.get("kind") or "phrase")))
+    for item in data.get("exclude") or []:
+        if isinstance(item, str):
+            item = {"pattern": item}
+        if not isinstance(item, dict) or not isinstance(item.get("pattern"), str):
+            continue
+        rx = _compiled(item["pattern"])
+        if rx is not None:
+            out.exclude.append((rx, str(item.get("reason") or "excluded by its signals")))
+    return out
+
+
+def signals_of(entry) -> Signals:
+    """The signals of a catalog entry (its file read once per size and mtime)."""
+    path = getattr(entry, "path", None)
+    try:
+        st = path.stat()
+        key = (str(path), st.st_mtime_ns, st.st_size)
+    except (OSError, AttributeError):
+        return Signals()
+    hit = _SIGNALS_CACHE.get(key)
+    if hit is None:
+        from . import yamlsrc
+        try:
+            data = yamlsrc.load(path.read_text(encoding="utf-8"), str(path))
+            hit = parse_signals(data.get("signals") if isinstance(data, dict) else None)
+        except Exception:  # an unreadable playbook routes on its triggers only
+            hit = Signals()
+        _SIGNALS_CACHE[key] = hit
+    return hit
+
+
+def _score(entry, text: str) -> tuple[float, list, list[str], str | None]:
+    """(score, matches, labels, excluded-reason) of one playbook on the text."""
+    sig = signals_of(entry)
+    for rx, reason in sig.exclude:
+        if rx.search(text):
+            return 0.0, [], [], reason
+    score, found, labels = 0.0, [], []
     for pattern in entry.triggers:
         rx = _compiled(pattern)
         m = rx.search(text) if rx else None
         if m:
-            out.append(m)
-    return out
+            score += TRIGGER_WEIGHT
+            found.append(m)
+            labels.append("trigger")
+    for rx, weight, label in sig.match:
+        m = rx.search(text)
+        if m:
+            score += weight
+            found.append(m)
+            labels.append(label)
+    return score, found, labels, None
 
 
 def route(text: str, entries: dict) -> Routing:
@@ -64,27 +151,42 @@ def route(text: str, entries: dict) -> Routing:
     parsed = parse_error(text)
     facts = dict(parsed.facts)
     text = patterns.searchable(text)
-    scored = []
+    scored, excluded = [], []
     for entry in entries.values():
         if entry.error:
             continue
-        found = _matches(entry, text)
-        if found:
-            # more triggers matched, then the longer match, wins
-            scored.append((len(found), max(len(m.group(0)) for m in found), entry, found))
-    if not scored:
-        reason = ("not an AWS error that any playbook handles" if parsed.kind is None else
-                  f"looks like {parsed.kind}, but no playbook's triggers match it")
-        return Routing(None, facts, {}, [], reason, parsed.notes)
-    scored.sort(key=lambda s: (s[0], s[1]), reverse=True)
-    _, _, entry, found = scored[0]
+        score, found, labels, why = _score(entry, text)
+        if why:
+            excluded.append(f"{entry.id}: {why}")
+            continue
+        if score > 0:
+            scored.append((score, signals_of(entry).threshold, entry, found, labels))
+    scored.sort(key=lambda s: s[0], reverse=True)
+    above = [s for s in scored if s[0] >= s[1]]
+    if not above:
+        if excluded:
+            reason = "not an AWS error triage knows (" + "; ".join(excluded) + ")"
+        elif scored:
+            best = scored[0]
+            reason = (f"not an AWS error triage knows: the best match, {best[2].id}, scores {best[0]:g} "
+                      f"of the {best[1]:g} it needs")
+        else:
+            reason = "not an AWS error triage knows: no playbook's signals occur in the text"
+        return Routing(None, facts if not excluded else {}, {}, [], reason, parsed.notes)
+    score, _, entry, found, labels = above[0]
+    second = above[1][0] if len(above) > 1 else 0.0
+    confidence = round(score / (score + second + 1.0), 2)
+    alternatives = [{"playbook": s[2].id, "score": s[0], "confidence": round(s[0] / (score + s[0] + 1.0), 2)}
+                    for s in above[1:] if s[0] >= CLOSE * score]
     inputs: dict[str, Any] = {}
     for m in found:
         for name, value in m.groupdict().items():
-            if value is not None and name in entry.inputs:
-                inputs.setdefault(name, value)
-            if value is not None:
-                facts.setdefault(name, _number(value))
+            if value is None:
+                continue
+            if name in entry.inputs:
+                spec = entry.inputs[name]
+                inputs.setdefault(name, [value] if spec.get("type") == "list" else _typed(value, spec))
+            facts.setdefault(name, _number(value))
     for name, spec in entry.inputs.items():
         if name in inputs:
             continue
@@ -94,8 +196,18 @@ def route(text: str, entries: dict) -> Routing:
                 inputs[name] = [value] if spec.get("type") == "list" and not isinstance(value, list) else value
                 break
     missing = [name for name, spec in entry.inputs.items() if spec.get("required") and name not in inputs]
-    reason = f"matched {len(found)} trigger(s) of {entry.id}" + (f" ({parsed.kind})" if parsed.kind else "")
-    return Routing(entry.id, facts, inputs, missing, reason, parsed.notes)
+    kinds = ", ".join(sorted(set(labels)))
+    reason = f"matched {len(found)} signal(s) of {entry.id} ({kinds}; score {score:g})"
+    if parsed.kind:
+        reason += f", reads as {parsed.kind}"
+    notes = list(parsed.notes)
+    for alt in alternatives:
+        notes.append(f"also matches {alt['playbook']} (score {alt['score']:g})")
+    return Routing(entry.id, facts, inputs, missing, reason, notes, confidence, alternatives)
+
+
+def _typed(value: str, spec: dict) -> Any:
+    return _number(value) if spec.get("type") in ("integer", "number") else value
 
 
 def _number(value: str) -> Any:
