@@ -38,7 +38,10 @@ def cmd_explain(args, env) -> int:
         routing.inputs = inputs
         if not args.no_run and not routing.missing:
             diagnosis, status = run_diagnosis(pb, inputs, args, env)
-    data = {"routed_to": routing.routed_to, "extracted": routing.extracted,
+    if routing.extracted.get("region") and not getattr(args, "region", None) and hasattr(args, "region"):
+        args.region = routing.extracted["region"]  # the region the ARN (or endpoint) names
+    data = {"routed_to": routing.routed_to, "confidence": routing.confidence,
+            "alternatives": routing.alternatives, "extracted": routing.extracted,
             "inputs": routing.inputs, "missing": routing.missing_flags(), "reason": routing.reason,
             "notes": routing.notes, "diagnosis": diagnosis.to_dict() if diagnosis else None}
     if fmt == "json":
@@ -74,13 +77,17 @@ def _render_text(data: dict, env, fmt: str, diagnosis, args) -> None:
 
     console = console_for(env.stdout, color_option(args))
     if data["routed_to"]:
-        console.print(Text.assemble(("→ ", "bold"), (data["routed_to"], "bold cyan"), f"  ({data['reason']})"))
+        console.print(Text.assemble(("→ ", "bold"), (data["routed_to"], "bold cyan"),
+                                    f"  (confidence {data['confidence']:.0%}; {data['reason']})"))
     else:
         console.print(Text(f"Not routed: {data['reason']}.", style="yellow"))
     for key, value in data["extracted"].items():
         console.print(Text.assemble(("  " + key, "dim"), ": ", str(value)))
     for note in data["notes"]:
         console.print(Text("  note: " + note, style="dim"))
+    if data["routed_to"] and data["missing"]:
+        console.print(Text("  missing: " + " ".join(data["missing"]) + "  (the text does not say; pass --input NAME=VALUE)",
+                           style="yellow"))
     if diagnosis is not None:
         console.print()
         render(diagnosis.to_dict(), fmt, env.stdout, color=color_option(args))
