@@ -378,6 +378,17 @@ class _Builder:
                 self.problem(["triggers", i], f"trigger {exc.message}",
                              "triggers use Python regex syntax; escape literal ( ) [ ] . with a backslash"
                              if exc.message.startswith("is not a valid") else exc.hint)
+        sig = d.get("signals") if isinstance(d.get("signals"), dict) else {}
+        for part in ("match", "exclude"):  # explain's routing data, on RE2 like the triggers
+            for i, item in enumerate(sig.get(part) or []):
+                try:
+                    patterns.compile(item["pattern"], True, True)
+                except patterns.PatternError as exc:
+                    self.problem(["signals", part, i, "pattern"], f"signal {exc.message}",
+                                 "signals use Python regex syntax, run on RE2 (no backreferences or lookaround)"
+                                 if exc.message.startswith("is not") else exc.hint)
+                except (KeyError, TypeError):
+                    pass  # the schema reports it
         return Playbook(id=d["id"], title=d["title"], summary=d["summary"], path=self.filename, inputs=inputs,
                         steps=steps, checks=checks, triggers=triggers, references=tuple(d.get("references") or ()),
                         origin=origin, raw=d, derive=derive, scan=self.scan(d.get("scan"), inputs),
