@@ -114,7 +114,15 @@ def _check_bounds(text: str, filename: str) -> None:
                 sizes[anchor] = size
             if stack:
                 stack[-1][0] += size
-    except yaml.YAMLError:
+    except yaml.YAMLError as exc:
+        # PyYAML >= 6.0.4 has a nesting limit of its own, met while it reads
+        # ahead: the same problem, said the same way.
+        if "maximum nesting depth" in str(exc):
+            mark = getattr(exc, "problem_mark", None)
+            raise PlaybookError([Problem(filename, mark.line + 1 if mark else None,
+                                         f"YAML nests deeper than {MAX_DEPTH} levels",
+                                         "a playbook is a few levels of mappings and lists; "
+                                         "flatten this structure")]) from None
         return  # the real load reports syntax errors with their line and hint
     finally:
         probe.dispose()
