@@ -375,7 +375,11 @@ class SafeStream:
         self._redactor = redactor or _SHARED
 
     def write(self, s: str) -> int:
-        self._stream.write(self._redactor.text(s) if isinstance(s, str) else s)
+        text = self._redactor.text(s) if isinstance(s, str) else s
+        try:
+            self._stream.write(text)
+        except UnicodeEncodeError:  # a stdout that is not UTF-8 (PYTHONIOENCODING=ascii, LANG=C): degrade, never fail
+            self._stream.write(degrade(text, getattr(self._stream, "encoding", None) or "ascii"))
         return len(s)
 
     def writelines(self, lines) -> None:
@@ -384,3 +388,18 @@ class SafeStream:
 
     def __getattr__(self, name: str):   # isatty, flush, fileno, encoding, getvalue, ...
         return getattr(self._stream, name)
+
+
+# What triage's own output uses beyond ASCII, as ASCII; anything else is '?'.
+_ASCII = str.maketrans({"—": "-", "–": "-", "…": "...", "✓": "ok", "✗": "x", "·": "-", "│": "|", "─": "-",
+                        "→": "->", "←": "<-", "≥": ">=", "≤": "<=", "≈": "~", "×": "x", "•": "*",
+                        "‘": "'", "’": "'", "“": '"', "”": '"', "╭": "+", "╮": "+", "╰": "+", "╯": "+"})
+
+
+def degrade(text: str, encoding: str) -> str:
+    """`text` as the stream's encoding can carry it: triage's own symbols
+    spelled in ASCII, anything else replaced (errors='replace')."""
+    try:
+        return text.translate(_ASCII).encode(encoding, "replace").decode(encoding)
+    except LookupError:  # an encoding Python does not know
+        return text.translate(_ASCII).encode("ascii", "replace").decode("ascii")

@@ -1,0 +1,62 @@
+"""Issue 16, item 4: the rough edges a new user hit on the command line,
+each pinned by a test that failed before its fix (the REPL's are in
+tests/repl/test_rough_edges.py)."""
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import run_cli
+
+ROOT = Path(__file__).resolve().parent.parent
+PLAYBOOKS = ROOT / "playbooks"
+
+
+def _free_port() -> int:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+# --- a stdout that is not UTF-8 ---------------------------------------------------------
+
+def _triage(*argv: str, **env: str) -> subprocess.CompletedProcess:
+    full = {**os.environ, **env}
+    return subprocess.run([sys.executable, "-m", "triage", *argv], capture_output=True, text=True, timeout=120,
+                          env=full, encoding="ascii", errors="strict")
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["playbooks"], ["lambda-timeout", "--help"], ["validate", "/nonexistent.yaml"]],
+                         ids=["help", "playbooks", "playbook-help", "an-error"])
+def test_every_output_survives_an_ascii_stdout(argv):
+    p = _triage(*argv, PYTHONIOENCODING="ascii")
+    assert "internal error" not in p.stderr and "UnicodeEncodeError" not in p.stderr, p.stderr
+    assert p.returncode in (0, 2) and p.stdout + p.stderr
+
+
+def test_a_diagnosis_with_panels_survives_an_ascii_stdout(world):
+    p = _triage("lambda-timeout", "--function", "orders-etl", "--endpoint-url", world.url, "--region", "us-east-1",
+                PYTHONIOENCODING="ascii")
+    assert p.returncode == 1, p.stderr
+    assert "[timeout-too-low]" in p.stdout and "internal error" not in p.stderr
+    assert "aws lambda update-function-configuration --function-name orders-etl --timeout 10" in p.stdout
+
+
+def test_the_output_edge_spells_its_own_symbols_in_ascii_and_replaces_the_rest():
+    from triage.redact import SafeStream
+
+    raw = io.BytesIO()
+    stream = io.TextIOWrapper(raw, encoding="ascii")
+    SafeStream(stream).write("a — b … ✓ 東京\n")
+    stream.flush()
+    assert raw.getvalue() == b"a - b ... ok ??\n"
