@@ -60,3 +60,16 @@ def test_the_output_edge_spells_its_own_symbols_in_ascii_and_replaces_the_rest()
     SafeStream(stream).write("a — b … ✓ 東京\n")
     stream.flush()
     assert raw.getvalue() == b"a - b ... ok ??\n"
+
+
+# --- a mistyped flag ------------------------------------------------------------------
+
+def test_a_mistyped_flag_shows_the_subcommands_usage_and_the_flag_it_meant():
+    r = run_cli("lambda-timeout", "--fucntion", "x")
+    assert r.code == 2
+    assert r.err.startswith("usage: triage lambda-timeout "), r.err
+    assert "COMMAND ..." not in r.err                     # not the top level's usage
+    assert "triage lambda-timeout: error: unrecognized arguments: --fucntion x" in r.err
+    assert "did you mean --function?" in r.err
+    r = run_cli("scan", "--concurency=3")
+    assert "usage: triage scan " in r.err and "did you mean --concurrency?" in r.err

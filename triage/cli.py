@@ -162,9 +162,32 @@ def parse_args(parser: argparse.ArgumentParser, argv: list[str], env: Env) -> ar
     """Parse with a built parser (the CLI's and the REPL's); an int is an exit status."""
     try:
         with contextlib.redirect_stdout(env.stdout), contextlib.redirect_stderr(env.stderr):
-            return parser.parse_args(argv)
+            args, extra = parser.parse_known_args(argv)
+            if extra:  # the subcommand's usage, not the top level's, and the flag that was meant
+                _unrecognized(parser, args, extra)
+            return args
     except SystemExit as exc:  # argparse already printed usage or help
         return ExitStatus.OK if exc.code == 0 else ExitStatus.USAGE
+
+
+def _unrecognized(parser: argparse.ArgumentParser, args: argparse.Namespace, extra: list[str]) -> None:
+    """argparse's "unrecognized arguments" error from the (sub)command they
+    were given to, with "did you mean --function?" for a mistyped flag."""
+    from .suggest import suggest
+
+    while True:  # down to the subcommand that was chosen
+        subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        chosen = getattr(args, subs[0].dest, None) if subs and subs[0].dest != argparse.SUPPRESS else None
+        if chosen not in (subs[0].choices if subs else {}):
+            break
+        parser = subs[0].choices[chosen]
+    message = f"unrecognized arguments: {' '.join(extra)}"
+    flags = [s for a in parser._actions for s in a.option_strings if s.startswith("--")]
+    typo = next((e.partition("=")[0] for e in extra if e.startswith("--")), None)
+    guess = suggest(typo, flags) if typo else None
+    if guess:
+        message += f"\n  hint: did you mean {guess}?"
+    parser.error(message)
 
 
 def program(argv: list[str], env: Env) -> int:
