@@ -73,3 +73,31 @@ def test_a_mistyped_flag_shows_the_subcommands_usage_and_the_flag_it_meant():
     assert "did you mean --function?" in r.err
     r = run_cli("scan", "--concurency=3")
     assert "usage: triage scan " in r.err and "did you mean --concurrency?" in r.err
+
+
+# --- --region -----------------------------------------------------------------------------
+
+def test_a_region_that_cannot_exist_is_a_usage_error_before_any_call():
+    port = _free_port()     # nothing listens: a call would be "AWS unavailable" (exit 3)
+    r = run_cli("lambda-timeout", "--function", "x", "--region", "mars-1", "--endpoint-url", f"http://127.0.0.1:{port}")
+    assert r.code == 2, r.err
+    assert "triage: --region 'mars-1' is not an AWS region name" in r.err
+    assert "hint: for example us-east-1 or eu-west-1" in r.err and r.out == ""
+    r = run_cli("lambda-timeout", "--function", "x", "--region", "US-EAST-1")
+    assert r.code == 2 and "did you mean us-east-1?" in r.err
+    r = run_cli("scan", "--regions", "us-east-1,mars-1", "--endpoint-url", f"http://127.0.0.1:{port}")
+    assert r.code == 2 and "--regions 'mars-1' is not an AWS region name" in r.err
+
+
+def test_a_well_formed_region_botocore_does_not_know_is_tried_with_a_warning():
+    endpoint = f"http://127.0.0.1:{_free_port()}"   # tried: the calls are made (and find nothing listening)
+    r = run_cli("lambda-timeout", "--function", "f", "--endpoint-url", endpoint, "--region", "ap-southeast-9",
+                "--max-attempts", "1")
+    assert r.code == 3, r.err
+    assert r.err.startswith("triage: warning: --region 'ap-southeast-9' is not a region this botocore knows; "
+                            "trying it anyway"), r.err
+    assert "did you mean" not in r.err                    # a newer region, not a typo of ap-southeast-7
+    assert "(region ap-southeast-9)" in r.out
+    r = run_cli("lambda-timeout", "--function", "f", "--endpoint-url", endpoint, "--region", "us-esat-1",
+                "--max-attempts", "1")
+    assert "(did you mean us-east-1?)" in r.err

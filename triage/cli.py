@@ -190,6 +190,17 @@ def _unrecognized(parser: argparse.ArgumentParser, args: argparse.Namespace, ext
     parser.error(message)
 
 
+def check_region(args: argparse.Namespace, env: Env) -> None:
+    """--region: not a region name is a usage error before any call; a
+    well-formed one botocore does not know is tried, with a warning."""
+    region = getattr(args, "region", None)
+    if region:
+        from .regions import check
+        warning = check(region)
+        if warning:
+            env.stderr.write(f"triage: warning: {warning}\n")
+
+
 def program(argv: list[str], env: Env) -> int:
     """The main program without error handling."""
     interactive = env.stdin_isatty and env.stdout_isatty
@@ -199,6 +210,7 @@ def program(argv: list[str], env: Env) -> int:
     args = parse(argv, env)
     if isinstance(args, int):
         return args
+    check_region(args, env)
     if getattr(args, "handler", None) is None:
         if interactive:  # only options (--profile/--region/--endpoint-url): the REPL with them
             from .repl import start

@@ -38,6 +38,11 @@ def cmd_scan(args, env) -> int:
     aws.session  # an unknown --profile is reported now
     regions = [r.strip() for item in args.regions for r in item.split(",") if r.strip()] or [aws.region]
     regions = list(dict.fromkeys(regions))
+    from ..regions import check
+    for region in regions if args.regions else ():
+        warning = check(region, "--regions")
+        if warning:
+            env.stderr.write(f"triage: warning: {warning}\n")
 
     with _progress(env) as progress:
         result = run_scan(playbooks, regions, aws, concurrency=args.concurrency,

@@ -101,8 +101,10 @@ def cmd_use(repl, rest: str) -> None:
     value: str | None = parts[1]
     if value in ("default", "none", "-"):
         value = None
-    if what == "region" and value and not re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d+", value):
-        raise UsageError(f"{value!r} is not an AWS region name", "for example us-east-1 or eu-west-1")
+    warning = None
+    if what == "region" and value:
+        from ..regions import check
+        warning = check(value, "")   # the command line's --region check
     if what == "endpoint" and value and not re.match(r"https?://[^\s/]+", value):
         raise UsageError(f"{value!r} is not an endpoint URL", "for example http://127.0.0.1:5000")
     if what == "profile" and value:
@@ -111,6 +113,8 @@ def cmd_use(repl, rest: str) -> None:
     attr = {"profile": "profile", "region": "region", "endpoint": "endpoint_url"}[what]
     setattr(repl.settings, attr, value)
     repl.reset_aws()
+    if warning:
+        repl.print(f"warning: {warning}", style="unchecked")
     repl.print(f"{what} is now {value or 'the default'}; cached results and completions cleared.", style="muted")
     if repl.config.prefetch:
         import threading

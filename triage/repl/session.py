@@ -339,6 +339,11 @@ class Repl:
         args = parse_args(self.parser, argv, self.env())
         if isinstance(args, int):
             return
+        if getattr(args, "region", None):   # as on the command line (cli.check_region)
+            from ..regions import check
+            warning = check(args.region)
+            if warning:
+                self.print(f"warning: {warning}", style="unchecked")
         if args.handler is run_playbook_command:
             pb = catalog.load(self.entries[args.playbook_id])
             return self.run_playbook(pb, flag_inputs(pb, args), args)
