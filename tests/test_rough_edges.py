@@ -101,3 +101,28 @@ def test_a_well_formed_region_botocore_does_not_know_is_tried_with_a_warning():
     r = run_cli("lambda-timeout", "--function", "f", "--endpoint-url", endpoint, "--region", "us-esat-1",
                 "--max-attempts", "1")
     assert "(did you mean us-east-1?)" in r.err
+
+
+# --- a playbook id that is a command ------------------------------------------------------
+
+@pytest.mark.parametrize("pid,message", [
+    ("scan", "id 'scan' is the name of the command `triage scan`, which would run instead"),
+    ("show", "id 'show' is the REPL command `show`, which would run instead inside `triage`"),
+])
+def test_a_user_playbook_named_like_a_command_is_a_validate_error(tmp_path, pid, message):
+    text = (PLAYBOOKS / "lambda-timeout.yaml").read_text().replace("\nid: lambda-timeout\n", f"\nid: {pid}\n", 1)
+    assert f"\nid: {pid}\n" in text
+    path = tmp_path / f"{pid}.yaml"
+    path.write_text(text)
+    line = text.splitlines().index(f"id: {pid}") + 1
+    r = run_cli("validate", str(path))
+    assert r.code == 2, r.out
+    assert f"{path}:{line}: {message}" in r.out
+    assert "choose another id (a playbook's id is its command name)" in r.out
+    r = run_cli("playbooks", "--playbooks", str(tmp_path), "-o", "json")
+    row = next(p for p in json.loads(r.out)["playbooks"] if p["path"] == str(path))
+    assert message in row["error"]                       # listed as broken, not silently dropped
+
+
+def test_the_built_in_playbook_a_command_runs_keeps_its_id():
+    assert run_cli("validate", str(PLAYBOOKS / "network-path.yaml")).code == 0

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .errors import PlaybookError, Problem, UsageError
 
-_CACHE_VERSION = 2  # 2: headers are bounded and type-checked
+_CACHE_VERSION = 3  # 2: headers are bounded and type-checked; 3: an id that is a command's name is an error
 
 
 @dataclass
@@ -44,6 +44,23 @@ def flag_clash(name: str) -> str | None:
         return f"input name {name!r} is not allowed: use lowercase letters, digits and '_'"
     if flag(name) in _own_flags():
         return f"input '{name}' would be the flag {flag(name)}, which is triage's own option"
+    return None
+
+
+def id_clash(playbook_id: str) -> str | None:
+    """Why a playbook cannot be called `playbook_id`: a triage command (or a
+    REPL command) of that name would run instead of it. A command that
+    fronts the built-in playbook of the same id (network-path) runs a
+    user's override of it, so that id is free."""
+    from .commands import registry
+    from .repl.commands import resolve
+
+    if playbook_id in registry() and not (builtin_dir() / f"{playbook_id}.yaml").is_file():
+        return f"id '{playbook_id}' is the name of the command `triage {playbook_id}`, which would run instead"
+    if resolve(playbook_id) is not None:
+        name = resolve(playbook_id).name
+        return (f"id '{playbook_id}' is the REPL command `{playbook_id}`"
+                + (f" (`{name}`)" if name != playbook_id else "") + ", which would run instead inside `triage`")
     return None
 
 
@@ -180,6 +197,10 @@ def _header_problem(data: dict, fields: dict, filename: str) -> Problem | None:
     `validate` says the same through the schema; the header must not wait for it."""
     from . import yamlsrc
 
+    clash = id_clash(fields["id"])
+    if clash:
+        return Problem(filename, yamlsrc.line_of(data, ["id"]), clash,
+                       "choose another id (a playbook's id is its command name)")
     for name in fields["inputs"]:
         clash = flag_clash(name)
         if clash:

@@ -337,6 +337,10 @@ class _Builder:
 
     def build(self, origin: str) -> Playbook:
         d = self.data
+        from .catalog import id_clash
+        clash = id_clash(d["id"])
+        if clash:
+            self.problem(["id"], clash, "choose another id (a playbook's id is its command name)")
         inputs = {name: self.input(name, spec or {}) for name, spec in (d.get("inputs") or {}).items()}
         step_ids = set(d["steps"])
         for sid in step_ids & RESERVED_NAMES:

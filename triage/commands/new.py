@@ -29,7 +29,7 @@ def cmd_new(args, env) -> int:
         guess = re.sub(r"[^a-z0-9]+", "-", pid.lower()).strip("-")
         raise UsageError(f"'{pid}' is not a valid playbook id",
                          f"use lowercase words joined by '-', e.g. {guess if guess and _ID.match(guess) else 'lambda-timeout'}")
-    if pid in registry():
+    if pid in registry() or catalog.id_clash(pid):
         raise UsageError(f"'{pid}' is a triage command; a playbook with that id could not be run as `triage {pid}`",
                          "choose another id")
     folder = Path(args.dir)
