@@ -126,3 +126,14 @@ def test_a_user_playbook_named_like_a_command_is_a_validate_error(tmp_path, pid,
 
 def test_the_built_in_playbook_a_command_runs_keeps_its_id():
     assert run_cli("validate", str(PLAYBOOKS / "network-path.yaml")).code == 0
+
+
+# --- the README -------------------------------------------------------------------------------
+
+def test_the_readme_points_only_at_files_in_the_repository():
+    text = (ROOT / "README.md").read_text()
+    assert "../" not in re.sub(r"\$schema=\.\./", "", text)   # the editor line's schema path is relative to playbooks/
+    for target in re.findall(r"\]\(([^)#]+)\)", text):
+        if not re.match(r"[a-z]+:", target):
+            assert (ROOT / target).exists(), target
+    assert "triage/demo/scenarios/" in text and (ROOT / "triage" / "demo" / "scenarios").is_dir()
