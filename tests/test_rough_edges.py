@@ -137,3 +137,18 @@ def test_the_readme_points_only_at_files_in_the_repository():
         if not re.match(r"[a-z]+:", target):
             assert (ROOT / target).exists(), target
     assert "triage/demo/scenarios/" in text and (ROOT / "triage" / "demo" / "scenarios").is_dir()
+
+
+# --- finding ids in panels ------------------------------------------------------------------
+
+def test_a_finding_id_is_never_cut_from_its_panel_at_80_columns():
+    from triage.render.text import render_text
+
+    finding = {"check": "event-source-mapping-unhealthy", "severity": "high",
+               "title": "ledger-projector reads from a DynamoDB stream of a table that was deleted and recreated",
+               "explanation": "x", "evidence": {}, "fix": {"text": "", "commands": []}}
+    out = io.StringIO()
+    render_text({"playbook": "lambda-not-found", "inputs": {}, "findings": [finding], "unchecked": [], "calls": []},
+                out, color=False, width=80)
+    assert "[event-source-mapping-unhealthy]" in out.getvalue(), out.getvalue()
+    assert max(len(line) for line in out.getvalue().splitlines()) <= 80

@@ -31,7 +31,7 @@ def console_for(out: TextIO, color: bool | None = None, width: int | None = None
 
 def finding_renderable(index: int, f: dict):
     sev = f["severity"]
-    head = Text.assemble((f" {sev.upper()} ", sev), " ", (f["title"], "bold"), "  ", (f"[{f['check']}]", "check-id"))
+    head = Text.assemble((f" {sev.upper()} ", sev), " ", (f["title"], "bold"))
     parts: list = [Text(f["explanation"].strip())]
     if f["evidence"]:
         table = Table(show_header=False, box=None, padding=(0, 1), pad_edge=False)
@@ -43,8 +43,10 @@ def finding_renderable(index: int, f: dict):
     fix = f.get("fix") or {}
     if fix.get("text") or fix.get("commands"):
         parts += [Text(""), Text("Fix", style="bold"), Text(fix.get("text", "").strip())]
+    # The finding id in the subtitle: a long title is cut at the panel's width, the id never is.
     return Panel(Group(*parts), title=head, title_align="left", border_style=sev if sev != "critical" else "red",
-                 subtitle=Text(f"#{index}", style="muted"), subtitle_align="right")
+                 subtitle=Text.assemble((f"[{f['check']}]", "check-id"), " ", (f"#{index}", "muted")),
+                 subtitle_align="right")
 
 
 def render_text(data: dict, out: TextIO, *, color: bool | None = None, width: int | None = None) -> None:
