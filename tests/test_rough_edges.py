@@ -152,3 +152,20 @@ def test_a_finding_id_is_never_cut_from_its_panel_at_80_columns():
                 out, color=False, width=80)
     assert "[event-source-mapping-unhealthy]" in out.getvalue(), out.getvalue()
     assert max(len(line) for line in out.getvalue().splitlines()) <= 80
+
+
+# --- `triage run FILE` says how to run it again --------------------------------------------------
+
+def test_the_run_header_is_the_command_that_runs_the_file_again(tmp_path, world):
+    book = tmp_path / "my check.yaml"
+    book.write_text((PLAYBOOKS / "lambda-timeout.yaml").read_text().replace("\nid: lambda-timeout\n", "\nid: my-check\n"))
+    r = run_cli("run", str(book), "--input", "function=orders-etl", "--endpoint-url", world.url, "--region", "us-east-1")
+    assert r.code == 1, r.err
+    header = r.out.splitlines()[0]
+    assert header.startswith(f"triage run '{book}' --input function=orders-etl --input since=24h  (region us-east-1"), header
+    assert "triage my-check" not in r.out
+    r = run_cli("run", str(book), "--input", "function=orders-etl", "--endpoint-url", world.url, "--region", "us-east-1",
+                "-o", "json")
+    assert json.loads(r.out)["file"] == str(book)
+    r = run_cli("lambda-timeout", "--function", "orders-etl", "--endpoint-url", world.url, "--region", "us-east-1")
+    assert r.out.startswith("triage lambda-timeout --function orders-etl --since 24h")

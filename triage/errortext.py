@@ -1234,10 +1234,19 @@ _FAMILIES = (
 def parse_error(text: str) -> ParsedError:
     """Understand a pasted error message.  Never raises."""
     try:
-        return _parse(_coerce(text)[:_MAX_INPUT_CHARS])
+        return _parse(_bounded(_coerce(text)))
     except Exception as exc:  # pragma: no cover - last line of defence, the fuzz test keeps it unused
         note = f"internal error while parsing the message ({type(exc).__name__}); please report it"
         return ParsedError(None, {}, [note])
+
+
+def _bounded(text: str) -> str:
+    """At most _MAX_INPUT_CHARS: the start and the end of a long paste (the
+    error is usually the first or the last thing in a pasted log)."""
+    if len(text) <= _MAX_INPUT_CHARS:
+        return text
+    half = _MAX_INPUT_CHARS // 2
+    return text[:half] + "\n" + text[-half:]
 
 
 def _parse(raw: str) -> ParsedError:

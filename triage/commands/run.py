@@ -17,7 +17,7 @@ def cmd_run(args, env) -> int:
     from .. import playbook
 
     pb = playbook.load(args.file, origin="file")
-    return run_and_render(pb, parse_inputs(pb, args.input), args, env)
+    return run_and_render(pb, parse_inputs(pb, args.input), args, env, file=args.file)
 
 
 def parse_inputs(pb, items: list[str]) -> dict[str, Any]:
@@ -109,11 +109,15 @@ def report_problems(diagnosis, args, env) -> None:
         env.stderr.write(f"triage: AWS unavailable: {diagnosis.unavailable}\n  hint: {hint}\n")
 
 
-def run_and_render(pb, given: dict, args, env, aws=None) -> int:
+def run_and_render(pb, given: dict, args, env, aws=None, file: str | None = None) -> int:
+    """file: the playbook file of `triage run FILE` (JSON "file"; the text header's command)."""
     from ..render import render
 
     diagnosis, status = run_diagnosis(pb, given, args, env, aws)
-    render(diagnosis.to_dict(), option(args, "output", "text"), env.stdout, color=color_option(args))
+    data = diagnosis.to_dict()
+    if file:
+        data["file"] = file
+    render(data, option(args, "output", "text"), env.stdout, color=color_option(args))
     report_problems(diagnosis, args, env)
     return status
 

@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 from rich.theme import Theme
 
-from .values import command_line_flags, lines, unchecked_by_cause, verdict
+from .values import command_line_flags, command_line_inputs, lines, unchecked_by_cause, verdict
 
 THEME = Theme({
     "critical": "bold white on red", "high": "bold red", "medium": "bold yellow", "low": "cyan", "info": "dim",
@@ -51,12 +51,17 @@ def finding_renderable(index: int, f: dict):
 
 def render_text(data: dict, out: TextIO, *, color: bool | None = None, width: int | None = None) -> None:
     console = console_for(out, color, width)
-    inputs = command_line_flags(data["inputs"])
+    # the command that runs it again: a playbook file is not a subcommand
+    if data.get("file"):
+        import shlex
+        command, inputs = f"run {shlex.quote(data['file'])}", command_line_inputs(data["inputs"])
+    else:
+        command, inputs = data["playbook"], command_line_flags(data["inputs"])
     region = data.get("region") or "?"
     if data.get("region_source"):
         region += f", {data['region_source']}"
-    console.print(Text.assemble(("triage ", "bold"), (data["playbook"], "bold cyan"), " ", inputs,
-                                (f"  (region {region})", "muted")))
+    console.print(Text.assemble(("triage ", "bold"), (command, "bold cyan"), " ", inputs,
+                                (f"  (region {region})", "muted")), soft_wrap=True)   # one line, to copy
     if data.get("title"):
         console.print(Text(data["title"], style="muted"))
     console.print()

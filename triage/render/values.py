@@ -76,3 +76,16 @@ def command_line_flags(inputs: dict) -> str:
         for v in value if isinstance(value, list) else [value]:
             parts.append(f"{flag(name)} {shlex.quote(short(v))}")
     return " ".join(parts)
+
+
+def command_line_inputs(inputs: dict) -> str:
+    """Inputs as `triage run FILE` takes them: --input NAME=VALUE (lists repeat it)."""
+    import shlex
+
+    parts = []
+    for name, value in inputs.items():
+        if value is None:
+            continue
+        for v in value if isinstance(value, list) else [value]:
+            parts.append(f"--input {shlex.quote(f'{name}={short(v)}')}")
+    return " ".join(parts)

@@ -387,6 +387,8 @@ class Repl:
             return
         data = diagnosis.to_dict()
         self.last = diagnosis
+        if getattr(args, "file", None):   # `run FILE`: its header names the file
+            data["file"] = args.file
         self.current.diagnosis = data
         fmt = option(args, "output", self.config.output) if args is not None else self.config.output
         render(data, fmt, self._tee, color=self.color, width=self.width)
