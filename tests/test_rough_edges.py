@@ -169,3 +169,29 @@ def test_the_run_header_is_the_command_that_runs_the_file_again(tmp_path, world)
     assert json.loads(r.out)["file"] == str(book)
     r = run_cli("lambda-timeout", "--function", "orders-etl", "--endpoint-url", world.url, "--region", "us-east-1")
     assert r.out.startswith("triage lambda-timeout --function orders-etl --since 24h")
+
+
+# --- "AWS unavailable", once per stream ------------------------------------------------------------
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_aws_unavailable_is_said_once_on_a_terminal_and_once_per_stream_otherwise():
+    from triage.cli import Env, main
+
+    argv = ["lambda-timeout", "--function", "x", "--region", "us-east-1", "--no-color", "--max-attempts", "1",
+            "--endpoint-url", f"http://127.0.0.1:{_free_port()}"]
+    out, err = _Terminal(), _Terminal()
+    assert main(argv, Env(stdout=out, stderr=err, stdin_isatty=False, stdout_isatty=True)) == 3
+    screen = out.getvalue() + err.getvalue()
+    assert screen.count("Not checked: AWS was unavailable (AWS endpoint unreachable") == 1, screen
+    assert "AWS unavailable" not in screen, screen     # it was in stdout's last line and on stderr too
+    assert err.getvalue().startswith("triage: hint: check credentials")
+    # stdout to a file or a pipe: stdout says it once, and so does stderr
+    r = run_cli(*argv)
+    assert r.code == 3
+    assert r.out.count("Not checked: AWS was unavailable (AWS endpoint unreachable") == 1
+    assert "AWS unavailable" not in r.out
+    assert r.err.count("AWS unavailable") == 1 and r.err.startswith("triage: AWS unavailable: AWS endpoint unreachable")

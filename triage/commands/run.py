@@ -106,7 +106,12 @@ def report_problems(diagnosis, args, env) -> None:
                 if diagnosis.unavailable.startswith("deadline") else
                 "check credentials (aws sts get-caller-identity), --profile/--region, "
                 "and --endpoint-url / AWS_ENDPOINT_URL")
-        env.stderr.write(f"triage: AWS unavailable: {diagnosis.unavailable}\n  hint: {hint}\n")
+        if option(args, "output", "text") == "text" and env.stdout_isatty and \
+                getattr(env.stderr, "isatty", lambda: False)():
+            # stdout's text just said it on the same terminal: say it once, then how to fix it
+            env.stderr.write(f"triage: hint: {hint}\n")
+        else:   # stderr on its own (a log, CI) or stdout in a file or JSON: stderr says it
+            env.stderr.write(f"triage: AWS unavailable: {diagnosis.unavailable}\n  hint: {hint}\n")
 
 
 def run_and_render(pb, given: dict, args, env, aws=None, file: str | None = None) -> int:

@@ -56,7 +56,8 @@ def cmd_scan(args, env) -> int:
         env.stdout.write(render_markdown(data))
     else:
         render_text(data, env.stdout, color=color_option(args))
-    if data["outcome"] == "unavailable":
+    on_screen = fmt == "text" and env.stdout_isatty and getattr(env.stderr, "isatty", lambda: False)()
+    if data["outcome"] == "unavailable" and not on_screen:   # on one terminal, the text's table says why once
         env.stderr.write(f"triage: AWS unavailable: {data['not_checked'][0]['reason']}\n")
     return ExitStatus.for_outcome(data["outcome"])
 

@@ -91,5 +91,5 @@ def render_text(data: dict, out: TextIO, *, color: bool | None = None, width: in
     if oldest >= 1:   # answers from an earlier command (REPL): say how old they are
         summary += f"; cached answers up to {oldest:.0f} s old (`refresh` to read AWS again)"
     console.print(Text(summary, style="muted"))
-    if data.get("error"):
+    if data.get("error") and verdict(data) is None:   # the verdict above says it when there are no findings
         console.print(Text(f"AWS unavailable: {data['error']}", style="high"))

@@ -395,8 +395,9 @@ class Repl:
         if diagnosis.findings and fmt == "text":
             self.print("`show N` drills into finding N: its evidence, the raw call results, the JMESPath that fired.",
                        style="muted")
-        if diagnosis.unavailable:
-            self.print(f"AWS unavailable: {diagnosis.unavailable}", style="high")
+        if diagnosis.unavailable:   # text and markdown said it already: once on one screen
+            if fmt == "json":
+                self.print(f"AWS unavailable: {diagnosis.unavailable}", style="high")
             self.print("  hint: check credentials (`whoami`), `use profile|region|endpoint`", style="muted")
 
 
