@@ -195,3 +195,24 @@ def test_aws_unavailable_is_said_once_on_a_terminal_and_once_per_stream_otherwis
     assert r.out.count("Not checked: AWS was unavailable (AWS endpoint unreachable") == 1
     assert "AWS unavailable" not in r.out
     assert r.err.count("AWS unavailable") == 1 and r.err.startswith("triage: AWS unavailable: AWS endpoint unreachable")
+
+
+# --- scan's table and COLUMNS ----------------------------------------------------------------------
+
+def test_the_scan_table_fits_COLUMNS(monkeypatch):
+    from triage.commands.scan import render_text
+
+    row = {"severity": "high", "check": "unbounded-lambda-concurrency", "playbook": "rds-connections",
+           "resource": "orders-db-with-a-long-identifier", "regions": ["us-east-1", "eu-west-1"],
+           "title": "orders-api can open more connections than orders-db allows (no reserved concurrency, no proxy)"}
+    data = {"scan": {"runs": 1, "playbooks": ["rds-connections"], "regions": ["us-east-1"], "seconds": 1.0,
+                     "calls": {"total": 3, "cached": 0, "failed": 0}},
+            "summary": {"rows": [row], "findings": 1}, "outcome": "findings", "not_checked": [], "diagnoses": []}
+    monkeypatch.setenv("COLUMNS", "100")
+    out = io.StringIO()
+    render_text(data, out, color=False)
+    assert max(len(line) for line in out.getvalue().splitlines()) <= 100, out.getvalue()
+    monkeypatch.delenv("COLUMNS")
+    out = io.StringIO()
+    render_text(data, out, color=False)                   # a pipe without COLUMNS: rows stay on one line
+    assert any(len(line) > 100 for line in out.getvalue().splitlines())

@@ -96,8 +96,12 @@ def render_text(data: dict, out, *, color: bool | None = None) -> None:
 
     from ..render.text import console_for
 
-    # Not a terminal (a file, a pipe, CI logs): wide enough that rows stay on one line.
-    console = console_for(out, color, width=None if getattr(out, "isatty", lambda: False)() else 160)
+    import os
+
+    # Not a terminal (a file, a pipe, CI logs): wide enough that rows stay on one line,
+    # unless COLUMNS says how wide (rich reads it).
+    wide = getattr(out, "isatty", lambda: False)() or os.environ.get("COLUMNS", "").strip().isdigit()
+    console = console_for(out, color, width=None if wide else 160)
     scan = data["scan"]
     rows = data["summary"]["rows"]
     if rows:
