@@ -126,7 +126,19 @@ def cmd_whoami(repl, rest: str) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    who = repl.aws.whoami()
+    from ..aws import CallFailed
+    from ..errors import AwsUnavailable
+
+    try:
+        who = repl.aws.whoami()
+    except CallFailed as exc:   # unreachable, no credentials, denied: say which, and what to try
+        err = exc.error
+        repl.account, repl.account_error = None, err.code
+        where = repl.settings.endpoint_url or "AWS"
+        raise AwsUnavailable(f"cannot tell who you are: sts.GetCallerIdentity at {where} failed: "
+                             f"{err.reason('sts.GetCallerIdentity') if err.kind == 'denied' else err.message}",
+                             "check the endpoint (`use endpoint URL|default`), the profile (`use profile NAME`) "
+                             "and your credentials") from None
     repl.account, repl.account_error = who.get("Account"), None
     table = Table(show_header=False, box=None, pad_edge=False)
     table.add_column(style="muted")
@@ -153,6 +165,18 @@ def cmd_refresh(repl, rest: str) -> None:
     if repl.config.prefetch:
         import threading
         threading.Thread(target=repl.prefetch, daemon=True, name="triage-prefetch").start()
+
+
+@repl_command("clear", "clear", "clear the screen (Ctrl-L does too)")
+def cmd_clear(repl, rest: str) -> None:
+    output = getattr(repl.prompt_session, "output", None)
+    if output is not None:   # prompt-toolkit's terminal: the same screen the prompt draws on
+        output.erase_screen()
+        output.cursor_goto(0, 0)
+        output.flush()
+    elif getattr(repl.out, "isatty", lambda: False)():
+        repl.out.write("\x1b[2J\x1b[H")
+        repl.out.flush()
 
 
 @repl_command("help", "help [COMMAND]", "this list, or one command's flags", aliases=("?",))

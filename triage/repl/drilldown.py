@@ -15,6 +15,8 @@ def show(repl, arg: str) -> None:
     from ..sanitize import deep_clean
 
     diagnosis = repl.last
+    if diagnosis is None and getattr(repl, "last_note", None) == "cancelled":
+        raise UsageError("nothing to show yet: the last run was cancelled", "run it again")
     if diagnosis is None:
         raise UsageError("nothing to show yet", "run a playbook first, e.g. lambda-timeout --function NAME")
     data = diagnosis.to_dict()          # redacted and cleaned

@@ -87,6 +87,7 @@ class Repl:
         self.names = ResourceNames(self._fresh_aws, self.config.completion_ttl)
         self.transcript: list[Entry] = []
         self.last = None                            # the last engine.Diagnosis
+        self.last_note: str | None = None           # the toolbar's word when the last run has none ("cancelled")
         self.account: str | None = None
         self.account_error: str | None = None
         self.started = time.time()
@@ -384,11 +385,12 @@ class Repl:
             finished = sum(1 for o in diagnosis.steps.values() if o.status != "failed")
             self.print(f"cancelled after {diagnosis.seconds:.1f} s: {finished} of {len(pb.steps)} steps had "
                        "finished; nothing was changed. `calls` shows what was made.", style="unchecked")
+            self.last, self.last_note = None, "cancelled"   # the earlier run's findings are not this one's
             return
         data = diagnosis.to_dict()
-        self.last = diagnosis
         if getattr(args, "file", None):   # `run FILE`: its header names the file
             data["file"] = args.file
+        self.last, self.last_note = diagnosis, None
         self.current.diagnosis = data
         fmt = option(args, "output", self.config.output) if args is not None else self.config.output
         render(data, fmt, self._tee, color=self.color, width=self.width)

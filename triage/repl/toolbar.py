@@ -33,5 +33,7 @@ def toolbar(repl) -> list[tuple[str, str]]:
     if repl.last is not None:
         n = len(repl.last.findings)
         parts += [("class:bottom-toolbar", f"  │ last run: {n} finding{'s' if n != 1 else ''}")]
+    elif getattr(repl, "last_note", None):
+        parts += [("class:bottom-toolbar", f"  │ last run: {repl.last_note}")]
     parts.append(("class:bottom-toolbar", "  │ help · Ctrl-D quits "))
     return parts
