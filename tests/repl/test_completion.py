@@ -87,6 +87,11 @@ def test_tab_in_a_live_session_completes_a_seeded_function_and_runs_it(world):
     buffer = lambda: live.repl.prompt_session.default_buffer.text  # noqa: E731
     live.wait_until(lambda: live.repl.prompt_session is not None and live.repl.prompt_session.app.is_running,
                     what="the first prompt")
+    # The names are fetched in the background after the first prompt; Tab waits
+    # for them only 2 s, which a loaded CI machine can exceed: let them arrive.
+    from triage.playbook import Completion
+    functions = Completion("lambda", "ListFunctions", {}, "Functions[].FunctionName", True)
+    live.wait_until(lambda: live.repl.names.get(functions, wait=1.0) is not None, what="the function names")
     live.send("lambda-timeout --function payments-s" + TAB)
     live.wait_until(lambda: buffer() == "lambda-timeout --function payments-sync", what="the completion")
     live.send(ENTER)
