@@ -27,6 +27,9 @@ botomodel's loader. What a model says is computed once per operation."""
 from __future__ import annotations
 
 import re
+import sys
+import threading
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -232,6 +235,66 @@ def _load(service: str, operation: str):
         return None
 
 
+# --- the one exception: CloudTrail's own log files ------------------------------------
+# "What changed before it broke" (triage/changes) reads CloudTrail. When
+# LookupEvents cannot be used (denied, throttled, not offered by the endpoint)
+# the same records are in the log files the account's trail delivers to S3,
+# and reading an object is rule (b). s3.GetObject is admitted for exactly that
+# and nothing else: only while triage/changes' reader holds `trail_reads()` on
+# its own thread (a playbook step, `validate` or any other caller never does),
+# only in a bucket and key prefix DescribeTrails named in this process
+# (`admit_trail_bucket`), only for keys of CloudTrail's log-file layout
+# (TRAIL_LOG_FILE), and with no parameter beyond Bucket and Key. A trail's log
+# files are the account's audit record of API calls, not the application's
+# data; secrets in their request parameters are masked at the output edge.
+TRAIL_LOG_FILE = re.compile(r"AWSLogs/(?:o-[a-z0-9]{10,32}/)?\d{12}/CloudTrail/[a-z]{2}(?:-[a-z]+)+-\d+/"
+                            r"\d{4}/\d{2}/\d{2}/[A-Za-z0-9_.-]+\.json\.gz")
+_TRAIL_PARAMS = frozenset({"Bucket", "Key", "ChecksumMode", "ExpectedBucketOwner"})  # botocore adds ChecksumMode
+_TRAIL_BUCKETS: set[tuple[str, str]] = set()
+_TRAIL_LOCK = threading.Lock()
+_trail_reader: ContextVar[bool] = ContextVar("triage_trail_reader", default=False)
+
+
+def _from_changes() -> bool:
+    caller = sys._getframe(2).f_globals.get("__name__", "")
+    return caller == "triage.changes" or caller.startswith("triage.changes.")
+
+
+def admit_trail_bucket(bucket: str, prefix: str) -> None:
+    """triage/changes only: a bucket and key prefix DescribeTrails named."""
+    if not _from_changes():
+        raise ReadOnlyViolation("refused: only triage/changes may admit a trail's bucket")
+    with _TRAIL_LOCK:
+        _TRAIL_BUCKETS.add((bucket, prefix.strip("/")))
+
+
+class trail_reads:
+    """triage/changes only: `with trail_reads():` around the GetObject of a trail's log file."""
+
+    def __enter__(self) -> None:
+        if not _from_changes():
+            raise ReadOnlyViolation("refused: only triage/changes reads CloudTrail log files")
+        self._token = _trail_reader.set(True)
+
+    def __exit__(self, *exc: Any) -> None:
+        _trail_reader.reset(self._token)
+
+
+def _trail_log_file(params: Any) -> bool:
+    if not _trail_reader.get() or not isinstance(params, dict) or not set(params) <= _TRAIL_PARAMS:
+        return False
+    bucket, key = params.get("Bucket"), params.get("Key")
+    if not isinstance(bucket, str) or not isinstance(key, str) or params.get("ChecksumMode") not in (None, "ENABLED"):
+        return False
+    with _TRAIL_LOCK:
+        prefixes = [p for b, p in _TRAIL_BUCKETS if b == bucket]
+    for prefix in prefixes:
+        rest = key if not prefix else (key[len(prefix) + 1:] if key.startswith(prefix + "/") else None)
+        if rest is not None and TRAIL_LOG_FILE.fullmatch(rest):
+            return True
+    return False
+
+
 # --- the rule ------------------------------------------------------------------------
 
 class Refusal(str):
@@ -263,6 +326,8 @@ def refusal(service: str, operation: str, params: Any = None, model: Any = None)
     is botocore's OperationModel, a function returning it (asked only when
     the name rules pass), or None to load it from botocore's data."""
     key = (service, operation)
+    if key == ("s3", "GetObject") and _trail_log_file(params):
+        return None    # the one exception: a CloudTrail log file, read by triage/changes (see TRAIL_LOG_FILE)
     if key in SIDE_EFFECTS:
         return Refusal("e", f"it {SIDE_EFFECTS[key]}")
     if key in DATA_PLANE:
