@@ -59,6 +59,10 @@ def common_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
                    help="per-request read timeout (default: 15)")
     g.add_argument("--max-attempts", type=int, default=d, metavar="N",
                    help="attempts per call, retries included (default: 6)")
+    g.add_argument("--changes-since", default=d, metavar="DURATION",
+                   help="window of the 'Recent changes' section (default: the playbook's --since, else 24h)")
+    g.add_argument("--no-changes", action="store_true", default=d if suppress else False,
+                   help="do not look for recent changes (CloudTrail) to the resources read")
     g.add_argument("--playbooks", action="append", default=d, metavar="DIR", help="extra playbook folder (repeatable)")
     g.add_argument("--no-color", action="store_true", default=d if suppress else False, help="plain text output")
     g.add_argument("--debug", action="store_true", default=d if suppress else False, help="show tracebacks and details")

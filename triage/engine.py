@@ -78,6 +78,7 @@ class Diagnosis:
     unavailable: str | None = None    # set when AWS could not be reached at all
     interrupted: bool = False
     region_source: str | None = None  # "from the ARN" when an input's ARN chose the region
+    changes: Any = None               # triage.changes.Timeline when the run looked for recent changes
 
     @property
     def outcome(self) -> str:
@@ -109,6 +110,8 @@ class Diagnosis:
             data["region_source"] = self.region_source
         if self.unavailable:
             data["error"] = self.unavailable
+        if self.changes is not None:   # "changes" (a list, or null and why) and "change_search"
+            data.update(self.changes.to_dict(self.redactor))
         return deep_clean(self.redactor.deep(data))
 
 
@@ -171,7 +174,10 @@ def _coerce(spec: Input, value: Any) -> Any:
 
 def run(playbook: Playbook, inputs: dict[str, Any], aws: Aws, *, deadline: float | None = None,
         progress: ProgressFn | None = None, cancel: threading.Event | None = None,
-        max_workers: int = 16, region: str | None = None) -> Diagnosis:
+        max_workers: int = 16, region: str | None = None, changes: Any = None) -> Diagnosis:
+    """`changes`: a triage.changes.Request to look for recent changes to the
+    playbook's `resources:` on the side, while the steps run (context only:
+    it never changes the outcome)."""
     started = time.monotonic()
     values = coerce_inputs(playbook, inputs)
     redactor = aws.redactor if aws.redactor is not None else shared_redactor()
@@ -193,6 +199,11 @@ def run(playbook: Playbook, inputs: dict[str, Any], aws: Aws, *, deadline: float
     running: dict[Future, str] = {}
     pool = _DaemonPool(max_workers, "triage-step")
     timed_out = False
+    watch = None
+    if changes is not None:
+        from .changes import Watch
+        watch = Watch(changes, aws, region, playbook=playbook, inputs=values, run_id=run_id, started=started,
+                      deadline=deadline, cancel=cancel)
     try:
         while pending or running:
             progressed = True
@@ -224,6 +235,8 @@ def run(playbook: Playbook, inputs: dict[str, Any], aws: Aws, *, deadline: float
                 sid = running.pop(future)
                 outcomes[sid] = future.result()
                 note("done", sid)
+            if watch is not None and done:
+                watch.update(context, outcomes)
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
     stop_reason = None
@@ -259,6 +272,10 @@ def run(playbook: Playbook, inputs: dict[str, Any], aws: Aws, *, deadline: float
     diagnosis = Diagnosis(playbook, values, findings, unchecked, calls, outcomes, redactor, region,
                           time.monotonic() - started, interrupted=cancel.is_set(), region_source=region_source)
     diagnosis.unavailable = _unavailable(outcomes, calls, stop_reason if timed_out else None)
+    if watch is not None:
+        stop = stop_reason or (f"AWS was unavailable ({diagnosis.unavailable})" if diagnosis.unavailable else None)
+        diagnosis.changes = watch.finish(context, findings, stop=stop)
+        diagnosis.seconds = time.monotonic() - started
     return diagnosis
 
 

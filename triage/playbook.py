@@ -112,6 +112,25 @@ class Subject:
     commands: tuple = ()      # templates
 
 
+@dataclass(frozen=True)
+class Explains:
+    """In `resources:`: a finding a change to the resource may explain."""
+    check: str
+    fields: tuple = ()        # only changes to these fields or by these calls; () any change
+    onset: str | None = None  # JMESPath: when the symptom began
+
+
+@dataclass(frozen=True)
+class ResourceSpec:
+    """A resource the playbook reads (`resources:`): every diagnosis ends
+    with its recent changes (triage/changes)."""
+    type: str                 # a triage.changes.kinds type, or 'arn'
+    name: str                 # template: a name, an ARN, or a list of them
+    explains: tuple = ()
+    needs: frozenset = frozenset()   # steps it reads (resolved as soon as they finish)
+    reads_derived: bool = False      # resolved after the run's derived values
+
+
 @dataclass
 class Playbook:
     id: str
@@ -127,6 +146,7 @@ class Playbook:
     origin: str = "file"     # a label for people; what is shipped is catalog.is_builtin(path)
     scan: ScanSpec | None = None
     subject: Subject | None = None
+    resources: tuple = ()    # ResourceSpec
     raw: dict = field(default_factory=dict, repr=False)
 
     def step_depth(self) -> int:
@@ -396,7 +416,29 @@ class _Builder:
         return Playbook(id=d["id"], title=d["title"], summary=d["summary"], path=self.filename, inputs=inputs,
                         steps=steps, checks=checks, triggers=triggers, references=tuple(d.get("references") or ()),
                         origin=origin, raw=d, derive=derive, scan=self.scan(d.get("scan"), inputs),
-                        subject=self.subject(d.get("subject"), steps, known, inputs))
+                        subject=self.subject(d.get("subject"), steps, known, inputs),
+                        resources=self.resources(d.get("resources"), known, inputs, [c.id for c in checks]))
+
+    def resources(self, specs: list | None, known: set, inputs: dict, check_ids: list) -> tuple:
+        out = []
+        for i, spec in enumerate(specs or []):
+            path = ["resources", i]
+            names = self.read(path + ["name"], spec["name"], known, inputs, template=True)
+            self.no_item(path + ["name"], spec["name"], "a resource", template=True)
+            explains = []
+            for j, ex in enumerate(spec.get("explains") or []):
+                ex = {"check": ex} if isinstance(ex, str) else ex
+                if ex["check"] not in check_ids:
+                    guess = suggest(ex["check"], check_ids)
+                    self.problem(path + ["explains", j, "check"], f"'{ex['check']}' is not a check of this playbook",
+                                 f"did you mean '{guess}'?" if guess else f"checks: {', '.join(check_ids)}")
+                if ex.get("onset"):
+                    self.read(path + ["explains", j, "onset"], ex["onset"], known, inputs)
+                    self.no_item(path + ["explains", j, "onset"], ex["onset"], "a resource")
+                explains.append(Explains(ex["check"], tuple(ex.get("fields") or ()), ex.get("onset")))
+            out.append(ResourceSpec(spec["type"], spec["name"], tuple(explains), self.expand(names),
+                                    bool(names & set(self.derived_needs))))
+        return tuple(out)
 
     def subject(self, spec: dict | None, steps: dict, known: set, inputs: dict) -> Subject | None:
         if spec is None:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 # Modules that define commands, in the order `--help` lists them.
-MODULES = ("run", "explain", "playbooks", "validate", "schema", "demo", "new", "test", "record", "permissions", "scan", "network_path", "iam")
+MODULES = ("run", "explain", "playbooks", "validate", "schema", "demo", "new", "test", "record", "permissions", "scan", "network_path", "iam", "changes")
 
 
 @dataclass(frozen=True)

@@ -83,6 +83,7 @@ def run_diagnosis(pb, given: dict, args, env, aws=None):
     """Run a playbook with the command line's AWS settings: (diagnosis, exit status)."""
     from .. import engine
     from ..aws import Aws
+    from ..changes import request_from_args
 
     engine.coerce_inputs(pb, given)  # usage errors before any AWS work
     aws = aws or Aws(aws_settings(args))
@@ -90,7 +91,8 @@ def run_diagnosis(pb, given: dict, args, env, aws=None):
     debug = option(args, "debug", False)
     retry_log = _log_retries(env.stderr) if debug else None
     try:
-        diagnosis = engine.run(pb, given, aws, deadline=option(args, "deadline", DEFAULT_DEADLINE))
+        diagnosis = engine.run(pb, given, aws, deadline=option(args, "deadline", DEFAULT_DEADLINE),
+                               changes=request_from_args(args))
     finally:
         if retry_log is not None:
             retry_log()

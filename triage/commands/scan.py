@@ -90,6 +90,14 @@ class _progress:
             self.bar.stop()
 
 
+# A scan without findings, by outcome: (style, sentence), for text and markdown.
+VERDICTS = {
+    "healthy": ("ok", "Healthy: every check ran on every scanned resource and found nothing."),
+    "unavailable": ("high", "Not checked: AWS was unavailable; nothing could be listed or read."),
+    "inconclusive": ("unchecked", "Inconclusive: no findings, but not everything could be checked (below)."),
+}
+
+
 def render_text(data: dict, out, *, color: bool | None = None) -> None:
     from rich.table import Table
     from rich.text import Text
@@ -113,12 +121,9 @@ def render_text(data: dict, out, *, color: bool | None = None) -> None:
             table.add_row(Text(r["severity"].upper(), style=r["severity"]), Text(r["check"], style="check-id"),
                           Text(r["resource"] or "(account)"), Text(", ".join(r["regions"])), Text(r["title"]))
         console.print(table)
-    elif data["outcome"] == "healthy":
-        console.print(Text("✓ Healthy: every check ran on every scanned resource and found nothing.", style="ok"))
-    elif data["outcome"] == "unavailable":
-        console.print(Text("Not checked: AWS was unavailable; nothing could be listed or read.", style="high"))
     else:
-        console.print(Text("Inconclusive: no findings, but not everything could be checked (below).", style="unchecked"))
+        style, sentence = VERDICTS[data["outcome"]]
+        console.print(Text(("✓ " if data["outcome"] == "healthy" else "") + sentence, style=style))
     if data["not_checked"]:
         table = Table(title=Text(f"Not checked ({len(data['not_checked'])})", style="unchecked"), title_justify="left")
         for name in ("playbook", "resource", "region"):
@@ -151,9 +156,7 @@ def render_markdown(data: dict) -> str:
                        f"{code(r['resource'] or '(account)')} | {esc(', '.join(r['regions']))} | {esc(r['title'])} |")
         out.append("")
     else:
-        out.append({"healthy": "**Healthy:** every check ran on every scanned resource and found nothing.\n",
-                    "unavailable": "**Not checked:** AWS was unavailable; nothing could be listed or read.\n"}
-                   .get(data["outcome"], "**Inconclusive:** no findings, but not everything could be checked.\n"))
+        out.append(f"**{VERDICTS[data['outcome']][1]}**\n")
     for d in data["diagnoses"]:
         for f in d["findings"]:
             cmds = (f.get("fix") or {}).get("commands") or []

@@ -16,6 +16,7 @@ def run_demo(args, env) -> int:
 
     from .. import catalog, engine
     from ..aws import Aws, AwsSettings
+    from ..changes import Request
     from ..render import render
     from ..render.text import console_for
     from .scenarios import SCENARIOS, _load, seed_all
@@ -42,7 +43,7 @@ def run_demo(args, env) -> int:
         aws = Aws(AwsSettings(region="us-east-1", endpoint_url=server.url))  # one session: clients, cache
 
         def diagnose(case):
-            return engine.run(playbooks[case.playbook], case.inputs, aws)
+            return engine.run(playbooks[case.playbook], case.inputs, aws, changes=Request())
 
         # the runs are independent reads: run them side by side, print in order
         with ThreadPoolExecutor(max_workers=4) as pool:

@@ -61,6 +61,9 @@ def render_markdown(data: dict) -> str:
         for reason, checks in unchecked_by_cause(data["unchecked"]):
             out.append(f"- {', '.join(code(c) for c in checks)}: {esc(reason)}")
         out.append("")
+    if "changes" in data:
+        from ..changes.present import markdown_lines
+        out += markdown_lines(data)
     calls = data.get("calls", [])
     if calls:
         out.append(f"<details><summary>{len(calls)} API calls in {data.get('seconds', 0):.2f} s</summary>\n")

@@ -82,6 +82,10 @@ def render_text(data: dict, out: TextIO, *, color: bool | None = None, width: in
         for reason, checks in unchecked_by_cause(data["unchecked"]):
             console.print(Text.assemble("  ", (", ".join(checks), "check-id"), ": ", reason))
         console.print()
+    if "changes" in data:   # every diagnosis that looked for them ends with its recent changes
+        from ..changes.present import text_renderable
+        console.print(text_renderable(data))
+        console.print()
     calls = data.get("calls", [])
     cached = sum(1 for c in calls if c.get("cached"))
     failed = sum(1 for c in calls if c.get("error"))
@@ -90,6 +94,8 @@ def render_text(data: dict, out: TextIO, *, color: bool | None = None, width: in
     oldest = max((c.get("age_s") or 0 for c in calls if c.get("cached")), default=0)
     if oldest >= 1:   # answers from an earlier command (REPL): say how old they are
         summary += f"; cached answers up to {oldest:.0f} s old (`refresh` to read AWS again)"
+    if (data.get("change_search") or {}).get("calls"):
+        summary += f"; {len(data['change_search']['calls'])} more for recent changes"
     console.print(Text(summary, style="muted"))
     if data.get("error") and verdict(data) is None:   # the verdict above says it when there are no findings
         console.print(Text(f"AWS unavailable: {data['error']}", style="high"))

@@ -376,8 +376,10 @@ class Repl:
         deadline = option(args, "deadline", self.config.deadline) if args is not None else self.config.deadline
         cancel = threading.Event()
         progress = Progress(pb.id, len(pb.steps))
+        from ..changes import Request, request_from_args
+        changes = request_from_args(args) if args is not None else Request()
         diagnosis = run_cancellable(
-            lambda p: engine.run(pb, given, aws, deadline=deadline, progress=p, cancel=cancel),
+            lambda p: engine.run(pb, given, aws, deadline=deadline, progress=p, cancel=cancel, changes=changes),
             progress, cancel, input=self.input, output=self.output)
         if overrides:
             self._old_calls += aws.log
