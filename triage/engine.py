@@ -128,8 +128,9 @@ ProgressFn = Callable[[str, str], None]   # (event, step id) -> None
 _RUN_IDS = itertools.count(1)
 
 
-def coerce_inputs(playbook: Playbook, given: dict[str, Any]) -> dict[str, Any]:
-    """Apply defaults and types; raise UsageError naming the flag."""
+def coerce_inputs(playbook: Playbook, given: dict[str, Any], warnings: list[str] | None = None) -> dict[str, Any]:
+    """Apply defaults, types and formats (triage/input_formats.py); raise UsageError
+    naming the flag. Warnings about values that are unusual but usable go to `warnings`."""
     out: dict[str, Any] = {}
     unknown = sorted(set(given) - set(playbook.inputs))
     if unknown:
@@ -146,6 +147,9 @@ def coerce_inputs(playbook: Playbook, given: dict[str, Any]) -> dict[str, Any]:
         if value is not None:
             value = _coerce(spec, value)
         out[name] = value
+    if any(spec.format for spec in playbook.inputs.values()):
+        from .input_formats import apply
+        out = apply(playbook.inputs, out, warnings)
     return out
 
 

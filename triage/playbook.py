@@ -41,6 +41,8 @@ class Input:
     choices: tuple = ()
     example: Any = None
     complete: Completion | None = None
+    format: str | None = None         # triage/input_formats.py: checked before anything runs
+    ask: bool = False                 # the REPL asks for it when it is not given
 
     @property
     def flag(self) -> str:
@@ -501,7 +503,7 @@ class _Builder:
                 self.problem(["inputs", name, "default"], str(exc))
         return Input(name=name, type=itype, required=bool(spec.get("required")), default=spec.get("default"),
                      help=spec.get("help", ""), choices=tuple(spec.get("choices") or ()), example=spec.get("example"),
-                     complete=comp)
+                     complete=comp, format=spec.get("format"), ask=bool(spec.get("ask")))
 
     def refs(self, path: list, names: set[str], known: set[str], inputs: dict) -> set[str]:
         for name in sorted(names - known):

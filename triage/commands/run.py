@@ -85,7 +85,10 @@ def run_diagnosis(pb, given: dict, args, env, aws=None):
     from ..aws import Aws
     from ..changes import request_from_args
 
-    engine.coerce_inputs(pb, given)  # usage errors before any AWS work
+    notes: list[str] = []
+    engine.coerce_inputs(pb, given, notes)  # usage errors before any AWS work
+    for note in notes:
+        env.stderr.write(f"triage: warning: {note}\n")
     aws = aws or Aws(aws_settings(args))
     aws.session  # an unknown --profile is reported now, not once per step
     debug = option(args, "debug", False)

@@ -57,8 +57,9 @@ def explain(repl, text: str, unknown_word: str | None = None) -> None:
     repl.run_playbook(pb, inputs)
 
 
-def ask(repl, pb, name: str, spec: dict) -> str:
-    """One question, with the input's completion; empty or Ctrl-C abandons."""
+def ask(repl, pb, name: str, spec: dict, optional: bool = False) -> str:
+    """One question, with the input's completion; empty or Ctrl-C abandons (an empty
+    answer to an `optional` question runs without the input)."""
     from prompt_toolkit import PromptSession
     from prompt_toolkit.completion import ThreadedCompleter
     from prompt_toolkit.history import InMemoryHistory
@@ -71,8 +72,11 @@ def ask(repl, pb, name: str, spec: dict) -> str:
     session: PromptSession = PromptSession(
         history=InMemoryHistory(), completer=ThreadedCompleter(InputCompleter(repl, spec)),
         complete_while_typing=True, style=STYLE, input=repl.input, output=repl.output)
-    answer = session.prompt(f"{spec_obj.flag}{hint}: ").strip()
+    extra = " (Enter to go on without it)" if optional else ""
+    answer = session.prompt(f"{spec_obj.flag}{hint}{extra}: ").strip()
     repl.print(f"{spec_obj.flag}: {answer}", style="muted")   # the question and answer, for the transcript
+    if not answer and optional:
+        return ""
     if not answer:
         raise UsageError(f"{pb.id} needs {spec_obj.flag}; nothing was run",
                          f"run it yourself: {pb.id} {spec_obj.flag} VALUE")

@@ -359,7 +359,16 @@ class Repl:
         from ..render import render
         from .progress import Progress, run_cancellable
 
-        engine.coerce_inputs(pb, given)      # usage errors before any AWS work
+        for name, spec in pb.inputs.items():  # `ask: true` inputs the line did not give (access-denied's --resource)
+            if spec.ask and given.get(name) in (None, "", []):
+                from .explain_paste import ask
+                answer = ask(self, pb, name, {}, optional=True)
+                if answer:
+                    given = {**given, name: [answer] if spec.type == "list" else answer}
+        notes: list[str] = []
+        engine.coerce_inputs(pb, given, notes)  # usage errors before any AWS work
+        for note in notes:
+            self.print(f"warning: {self.redactor.text(note)}", style="unchecked")
         overrides = args is not None and any(option(args, k) is not None for k in (
             "profile", "region", "endpoint_url", "connect_timeout", "read_timeout", "max_attempts"))
         if overrides:                        # a one-off target or transport: its own Aws, the session's stays as it is
