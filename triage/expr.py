@@ -439,6 +439,72 @@ class TriageFunctions(jfn.Functions):
         from .iam.bridge import kv_pairs
         return kv_pairs(items)
 
+    # --- access-denied beyond IAM statements (triage/iam/bridge.py) -------------
+
+    @jfn.signature({"types": ["array", "null"]}, {"types": ["string"]})
+    def _func_context_value(self, items, key):
+        from .iam.bridge import context_value
+        return context_value(items, key)
+
+    @jfn.signature({"types": ["array"]}, {"types": ["string", "null"]}, {"types": ["string", "null"]})
+    def _func_placeholder_arn(self, actions, region, account):
+        from .iam.bridge import placeholder_resource
+        return placeholder_resource(actions, region, account)
+
+    @jfn.signature({"types": ["array"]}, {"types": ["string", "null"]})
+    def _func_resource_rule(self, actions, resource):
+        from .iam.bridge import resource_rule
+        return resource_rule(actions, resource)
+
+    @jfn.signature({"types": ["array"]}, {"types": ["string"]})
+    def _func_fix_statement_text(self, actions, resource):
+        from .iam.bridge import fix_statement_text
+        return fix_statement_text(actions, resource)
+
+    @jfn.signature({"types": ["string", "object", "null"]}, {"types": ["array", "null"]}, {"types": ["string"]})
+    def _func_kms_key_policy(self, document, grants, name):
+        from .iam.bridge import kms_key_policy
+        return kms_key_policy(document, grants, name)
+
+    @jfn.signature({"types": ["string", "null"]}, {"types": ["object", "null"]})
+    def _func_kms_key_ref(self, resource, head):
+        from .iam.bridge import kms_key_ref
+        return kms_key_ref(resource, head)
+
+    @jfn.signature({"types": ["object"]}, {"types": ["object", "null"]}, {"types": ["string", "object", "null"]},
+                   {"types": ["array", "null"]}, {"types": ["object", "null"]}, {"types": ["string", "null"]},
+                   {"types": ["string", "null"]})
+    def _func_kms_request(self, request, key, key_policy, grants, head, region, resource):
+        from .iam.bridge import kms_request
+        return kms_request(request, key, key_policy, grants, head, region, resource)
+
+    @jfn.signature({"types": ["object", "null"]}, {"types": ["object", "null"]}, {"types": ["object", "null"]})
+    def _func_s3_ownership(self, object_acl, bucket_acl, ownership):
+        from .iam.bridge import s3_ownership
+        return s3_ownership(object_acl, bucket_acl, ownership)
+
+    @jfn.signature({"types": ["object", "null"]}, {"types": ["object", "null"]}, {"types": ["object", "null"]},
+                   {"types": ["array"]}, {"types": ["string", "null"]}, {"types": ["string", "null"]})
+    def _func_vpc_endpoints(self, answer, route_tables, instance, actions, region, named):
+        from .iam.bridge import vpc_endpoints
+        return vpc_endpoints(answer, route_tables, instance, actions, region, named)
+
+    @jfn.signature({"types": ["string", "object", "null"]}, {"types": ["string", "null"]}, {"types": ["array"]},
+                   {"types": ["string"]}, {"types": ["string"]})
+    def _func_resource_policy_fix(self, document, principal, actions, resource, kind):
+        from .iam.bridge import resource_policy_fix
+        return resource_policy_fix(document, principal, actions, resource, kind)
+
+    @jfn.signature({"types": ["array"]})
+    def _func_rcp_service(self, actions):
+        from .iam.bridge import rcp_service
+        return rcp_service(actions)
+
+    @jfn.signature({"types": ["object"]})
+    def _func_unseen_layers(self, facts):
+        from .iam.bridge import unseen_layers
+        return unseen_layers(facts)
+
     @jfn.signature({"types": ["string", "number", "boolean", "array", "object", "null"]})
     def _func_to_json(self, value):
         return json.dumps(value, separators=(",", ":"), sort_keys=False)

@@ -39,23 +39,53 @@ def _policy(spec: Any, kind: str) -> Policy | None:
 
 
 def evaluate_requests(spec: dict) -> list[dict]:
-    """One decision per action in spec['actions'] (see the access-denied playbook)."""
+    """One decision per action in spec['actions'] (see the access-denied playbook), each on
+    the resource AWS authorizes it on (request_targets): an S3 bucket-level action on the
+    bucket of an object ARN, an action without resource-level permissions on "*".
+
+    Optional keys besides the policies: ``scps``/``rcps`` (levels, root first),
+    ``endpoint`` (a VPC endpoint policy), ``resource_account``, and ``identity_unknown``:
+    the principal's identity-based side lives in another account and cannot be read,
+    so it is assumed to allow exactly the request (the decision is then the resource
+    side's: cross-account access needs the resource policy to grant it)."""
     identity = [p for p in (_policy(s, "identity") for s in spec.get("identity") or []) if p]
-    scps = spec.get("scps")
-    scp_levels = None
-    if scps:
-        scp_levels = [[p for p in (_policy(s, "scp") for s in level or []) if p] for level in scps]
+    levels = {}
+    for kind in ("scps", "rcps"):
+        if spec.get(kind):
+            levels[kind] = [[p for p in (_policy(s, kind[:-1]) for s in level or []) if p] for level in spec[kind]]
     out = []
-    for action in spec.get("actions") or []:
-        request = Request(spec["principal"], action, spec.get("resource") or "*", dict(spec.get("context") or {}))
-        d = evaluate(request, identity, resource_policy=_policy(spec.get("resource_policy"), "resource"),
-                     resource_account=spec.get("resource_account"), boundary=_policy(spec.get("boundary"), "permissions-boundary"),
-                     session=_policy(spec.get("session"), "session"), scps=scp_levels)
-        out.append({"action": action, "allowed": d.allowed, "codes": d.codes,
+    for action, target in request_targets(spec.get("actions") or [], spec.get("resource") or "*"):
+        request = Request(spec["principal"], action, target, dict(spec.get("context") or {}))
+        own = identity
+        if spec.get("identity_unknown"):
+            own = [Policy({"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Action": action, "Resource": target}]}, kind="identity",
+                name=f"identity policies of {spec['principal']} (another account: not readable, assumed to allow)")]
+        d = evaluate(request, own, resource_policy=_policy(spec.get("resource_policy"), "resource"),
+                     resource_account=spec.get("resource_account") or None,
+                     boundary=_policy(spec.get("boundary"), "permissions-boundary"),
+                     session=_policy(spec.get("session"), "session"), scps=levels.get("scps"),
+                     rcps=levels.get("rcps"), endpoint=_policy(spec.get("endpoint"), "vpc-endpoint"))
+        out.append({"action": action, "resource": target, "allowed": d.allowed, "codes": d.codes,
+                    "cross_account": d.cross_account,
                     "reasons": [asdict(r) for r in d.reasons],
                     "allowed_by": [asdict(m) for m in d.allowed_by],
                     "near_misses": [_near(n) for n in d.near_misses]})
     return _plain(out)
+
+
+def _star_only(action: str) -> bool:
+    from .catalog import star_only
+    try:
+        return star_only(action)
+    except Exception:   # no catalogue (a damaged install): evaluate on the resource given
+        return False
+
+
+def request_targets(actions: list[str], resource: str) -> list[tuple[str, str]]:
+    """(action, resource) as AWS authorizes each: grant_targets, and "*" for an action
+    without resource-level permissions."""
+    return [(a, "*" if _star_only(a) else r) for a, r in grant_targets(list(actions), resource)]
 
 
 def _plain(value: Any) -> Any:
@@ -149,9 +179,14 @@ def least_privilege(actions: list[str], resource: str) -> dict:
     every requested action on its resource and nothing else that was sampled; otherwise
     FixNotMinimal is raised and no fix is printed."""
     actions = sorted(set(actions or []))
-    statements = s3_two_statement(actions, resource) or [
-        {"Sid": "TriageFix", "Effect": "Allow", "Action": actions if len(actions) > 1 else actions[0] if actions else [],
-         "Resource": resource}]
+    anywhere = [a for a in actions if _star_only(a)]     # no resource-level permissions: "*" is their only resource
+    scoped = [a for a in actions if a not in anywhere]
+    statements = (s3_two_statement(scoped, resource) or [
+        {"Sid": "TriageFix", "Effect": "Allow", "Action": scoped if len(scoped) > 1 else scoped[0],
+         "Resource": resource}]) if scoped else []
+    if anywhere:
+        statements.append({"Sid": "TriageFixNoResourceLevel" if scoped else "TriageFix", "Effect": "Allow",
+                           "Action": anywhere if len(anywhere) > 1 else anywhere[0], "Resource": "*"})
     policy = {"Version": "2012-10-17", "Statement": statements}
     problems = verify_grant(policy, actions, resource)
     if problems:
@@ -223,7 +258,7 @@ def verify_grant(policy: dict, actions: list[str], resource: str) -> list[str]:
         return evaluate(Request(principal, action, res), [fix], resource_policy=delegate).allowed
 
     problems = []
-    targets = grant_targets(actions, resource)
+    targets = request_targets(actions, resource)
     asked = {a.lower() for a in actions}
     for action, res in targets:
         if not allowed(action, res):
@@ -232,8 +267,10 @@ def verify_grant(policy: dict, actions: list[str], resource: str) -> list[str]:
         for other in sibling_actions(action):
             if other.lower() not in asked and allowed(other, res):
                 problems.append(f"it also allows {other} on {res}")
-    target_resources = {res for _, res in targets}
+    target_resources = {res for _, res in targets if res != "*"}
     for action, res in targets:
+        if res == "*":
+            continue   # an action AWS authorizes only on "*"
         for other in sibling_resources(res) + [r for r in target_resources if r != res]:
             if (action, other) not in targets and allowed(action, other):
                 problems.append(f"it also allows {action} on {other}")
@@ -272,10 +309,11 @@ def each_pairs(results: list | None, field: str) -> list[dict]:
     return out
 
 
-def scp_levels(targets: list | None, policies: list | None) -> list[list[dict]]:
-    """SCP levels root -> ... -> account from two for_each results:
+def scp_levels(targets: list | None, policies: list | None) -> list[list[dict]] | None:
+    """SCP (or RCP) levels root -> ... -> account from two for_each results:
     targets = ListPoliciesForTarget per target (account first, then each parent),
-    policies = DescribePolicy per policy id."""
+    policies = DescribePolicy per policy id. None when a level or a policy could not be
+    read (a member account usually cannot read them): unknown, never "none attached"."""
     docs = {}
     for p in policies or []:
         pol = ((p or {}).get("result") or {}).get("Policy") or {}
@@ -284,8 +322,13 @@ def scp_levels(targets: list | None, policies: list | None) -> list[list[dict]]:
             docs[summary["Id"]] = {"name": f"{summary.get('Name')} ({summary['Id']})", "document": pol.get("Content")}
     levels = []
     for t in targets or []:
-        attached = ((t or {}).get("result") or {}).get("Policies") or []
-        levels.append([docs[a["Id"]] for a in attached if a.get("Id") in docs])
+        result = (t or {}).get("result")
+        if not isinstance(result, dict) or "error" in result or (t or {}).get("error"):
+            return None     # a level that could not be read: the policies are unknown, not absent
+        attached = result.get("Policies") or []
+        if any(a.get("Id") not in docs for a in attached):
+            return None
+        levels.append([docs[a["Id"]] for a in attached])
     return list(reversed(levels))
 
 
@@ -310,4 +353,341 @@ def simulator_disagreements(simulated: list | None, decisions: list | None) -> l
         action = str(s.get("action") or "")
         if action.lower() in local and (s.get("decision") == "allowed") != local[action.lower()]:
             out.append({"action": action, "simulator": s.get("decision"), "triage": "allowed" if local[action.lower()] else "denied"})
+    return out
+
+
+# --- access-denied: resources, the S3 and KMS causes beyond IAM, what was not seen ----------
+
+def context_value(items: list | None, key: str) -> str | None:
+    """The value of condition key `key` (any case) among KEY=VALUE entries."""
+    low = key.lower()
+    for item in items or []:
+        k, sep, v = str(item).partition("=")
+        if sep and k.strip().lower() == low:
+            return v
+    return None
+
+
+def placeholder_resource(actions: list[str], region: str | None, account: str | None) -> str:
+    """The resource to evaluate and to name in fixes when none was given: the first
+    action's ARN format with $NAMED_PLACEHOLDERS (arn:aws:s3:::$BUCKET_NAME/$OBJECT_NAME);
+    "*" when the actions support only "*"."""
+    from .catalog import placeholder, resource_types
+    for action in actions or []:
+        types = resource_types(action)
+        if types:
+            fmt = next((f for t, f in types if t in ("object", "bucket")), None) or types[-1][1]
+            return placeholder(fmt, region, account)
+    return "*"
+
+
+def resource_rule(actions: list[str], resource: str | None) -> str:
+    """Which ARN these actions need, in the words of their service."""
+    from .catalog import resource_types
+    actions = list(actions or [])
+    if actions and all(a.lower().startswith("s3:") for a in actions):
+        return ("For S3, bucket actions (s3:ListBucket) need the bucket ARN arn:aws:s3:::BUCKET and object "
+                "actions (s3:GetObject) need the object ARN arn:aws:s3:::BUCKET/KEY (or BUCKET/*): a policy "
+                "with only one of them fails the other silently.")
+    parts = []
+    for a in actions:
+        types = resource_types(a)
+        if not types:
+            parts.append(f'{a} supports no resource-level permissions: its statement must say "Resource": "*".')
+        else:
+            parts.append(f"{a} acts on {' or '.join(t for t, _ in types)} resources, whose ARN is "
+                         f"{' or '.join(f for _, f in types)}.")
+    services = {a.split(":", 1)[0].lower() for a in actions}
+    if services == {"ec2"}:
+        parts.append("EC2 resource-level permissions name each resource's own ARN (region, account and id), "
+                     "or a pattern such as instance/*; a statement naming another instance does not apply.")
+    elif services == {"logs"}:
+        parts.append("CloudWatch Logs: log-stream actions (PutLogEvents, CreateLogStream) need "
+                     "log-group:NAME:log-stream:* (or log-group:NAME:*), not the bare log group ARN.")
+    return " ".join(parts)
+
+
+def fix_statement_text(actions: list[str], resource: str) -> str:
+    """How the least-privilege grant is introduced in a fix text."""
+    if actions and all(a.lower().startswith("s3:") for a in actions) and _S3_ARN.match(resource or ""):
+        return "The two-statement S3 pattern (bucket actions on the bucket, object actions on the object) is"
+    return "As a new statement of its own, the least-privilege grant is"
+
+
+_KMS_KEY_ARN = re.compile(r"^arn:[^:]+:kms:[^:]*:\d{12}:key/.+")
+
+
+def kms_key_ref(resource: str | None, head: dict | None) -> str | None:
+    """The KMS key to read: the resource itself (kms:* on a key ARN), else the key an
+    S3 object is encrypted with (HeadObject's SSEKMSKeyId, an id or an ARN)."""
+    if resource and _KMS_KEY_ARN.match(resource):
+        return resource
+    if isinstance(head, dict) and head.get("ServerSideEncryption") in ("aws:kms", "aws:kms:dsse"):
+        return head.get("SSEKMSKeyId")
+    return None
+
+
+def _grant_statement(grant: dict) -> dict | None:
+    grantee = grant.get("GranteePrincipal")
+    ops = [f"kms:{op}" for op in grant.get("Operations") or []]
+    if not grantee or not ops:
+        return None
+    principal = {"Service": grantee} if str(grantee).endswith(".amazonaws.com") else {"AWS": grantee}
+    stmt = {"Sid": f"grant {grant.get('GrantId') or '?'}", "Effect": "Allow", "Principal": principal,
+            "Action": ops, "Resource": "*"}
+    constraints = grant.get("Constraints") or {}
+    context = {**(constraints.get("EncryptionContextSubset") or {}), **(constraints.get("EncryptionContextEquals") or {})}
+    if context:
+        stmt["Condition"] = {"StringEquals": {f"kms:EncryptionContext:{k}": v for k, v in context.items()}}
+    return stmt
+
+
+def kms_key_policy(document: Any, grants: list | None, name: str) -> dict | None:
+    """The key policy plus one Allow statement per grant (its grantee, its operations, its
+    encryption-context constraints), so the evaluator decides both as AWS does: a grant
+    allows its grantee whatever the key policy says."""
+    doc = copy.deepcopy(_as_doc(document))
+    if not doc:
+        return None
+    extra = [s for s in (_grant_statement(g) for g in grants or []) if s]
+    if extra:
+        statements = doc.get("Statement")
+        statements = statements if isinstance(statements, list) else [statements] if statements else []
+        doc["Statement"] = statements + extra
+    label = name + (f" (with its {len(extra)} grant{'s' if len(extra) > 1 else ''})" if extra else "")
+    return {"name": label, "document": doc}
+
+
+def kms_request(request: dict, key: dict | None, key_policy: Any, grants: list | None, head: dict | None,
+                region: str | None, resource: str | None) -> dict | None:
+    """The kms:Decrypt request S3 makes for the caller when it reads an SSE-KMS object, with
+    the context S3 sends (kms:ViaService, kms:CallerAccount, the aws:s3:arn encryption
+    context: the bucket with an S3 Bucket Key, else the object)."""
+    meta = (key or {}).get("KeyMetadata") or {}
+    arn = meta.get("Arn")
+    if not arn or not isinstance(head, dict):
+        return None
+    m = _S3_ARN.match(resource or "")
+    s3_arn = (m.group(1) + m.group(2)) if m and head.get("BucketKeyEnabled") else resource
+    info_account = _principal_account(request.get("principal"))
+    context = {**(request.get("context") or {}),
+               "kms:ViaService": f"s3.{region}.amazonaws.com" if region else "s3.amazonaws.com",
+               "kms:EncryptionContext:aws:s3:arn": s3_arn, "kms:EncryptionContextKeys": ["aws:s3:arn"]}
+    if info_account:
+        context["kms:CallerAccount"] = info_account
+    return {**request, "actions": ["kms:Decrypt"], "resource": arn, "context": context,
+            "resource_policy": kms_key_policy(key_policy, grants, arn), "resource_account": None,
+            "scps": None, "rcps": None, "endpoint": None}
+
+
+def _principal_account(principal: str | None) -> str | None:
+    from .match import parse_principal
+    return parse_principal(principal).account if principal else None
+
+
+def s3_ownership(object_acl: dict | None, bucket_acl: dict | None, ownership: dict | None) -> dict | None:
+    """Who owns the object, who owns the bucket, and whether ACLs are in force."""
+    if not isinstance(object_acl, dict) and not isinstance(bucket_acl, dict):
+        return None
+    rules = (((ownership or {}).get("OwnershipControls") or {}).get("Rules") or [])
+    mode = (rules[0] or {}).get("ObjectOwnership") if rules else None
+    owner = ((object_acl or {}).get("Owner") or {}).get("ID")
+    bucket_owner = ((bucket_acl or {}).get("Owner") or {}).get("ID")
+    granted = any(((g.get("Grantee") or {}).get("ID") == bucket_owner and g.get("Permission") in ("READ", "FULL_CONTROL"))
+                  for g in (object_acl or {}).get("Grants") or []) if bucket_owner else False
+    return {"object_ownership": mode or "ObjectWriter (no ownership controls set)",
+            "acls_in_force": mode != "BucketOwnerEnforced",
+            "object_owner": owner, "bucket_owner": bucket_owner,
+            "other_owner": bool(owner and bucket_owner and owner != bucket_owner),
+            "bucket_owner_granted_read": granted,
+            "acl_error": ((object_acl or {}).get("error") or {}).get("code")}
+
+
+_FULL_ACCESS = {"Version": "2008-10-17", "Statement": [
+    {"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"}]}
+
+
+def vpc_endpoints(answer: dict | None, route_tables: dict | None, instance: dict | None, actions: list[str],
+                  region: str | None, named: str | None) -> list[dict]:
+    """The VPC endpoints the request went through: the one aws:SourceVpce names, else
+    those of the instance's VPC for the actions' service that its subnet uses (a gateway
+    endpoint in the subnet's route table, an interface endpoint with private DNS)."""
+    services = {a.split(":", 1)[0].lower() for a in actions or []}
+    subnet, vpc = (instance or {}).get("SubnetId"), (instance or {}).get("VpcId")
+    table = None
+    tables = (route_tables or {}).get("RouteTables") or []
+    for t in tables:
+        if any(a.get("SubnetId") == subnet for a in t.get("Associations") or []):
+            table = t.get("RouteTableId")
+    if table is None:
+        table = next((t.get("RouteTableId") for t in tables if t.get("VpcId") == vpc
+                      and any(a.get("Main") for a in t.get("Associations") or [])), None)
+    out = []
+    for ep in (answer or {}).get("VpcEndpoints") or []:
+        eid, service = ep.get("VpcEndpointId"), str(ep.get("ServiceName") or "")
+        why = None
+        if named:
+            if eid == named:
+                why = "--context aws:SourceVpce names it"
+        elif service.rsplit(".", 1)[-1].lower() in services and ep.get("State", "available").lower() == "available":
+            kind = ep.get("VpcEndpointType")
+            if kind == "Gateway" and table and table in (ep.get("RouteTableIds") or []):
+                why = f"the route table {table} of {subnet} (instance {instance.get('InstanceId')}) routes {service} to it"
+            elif kind == "Interface" and ep.get("PrivateDnsEnabled"):
+                why = f"an interface endpoint with private DNS in {vpc}: {service} resolves to it from the instance"
+        if why:
+            document = ep.get("PolicyDocument")
+            out.append({"id": eid, "type": ep.get("VpcEndpointType"), "service": service, "why": why,
+                        "default_policy": not document,
+                        "policy": {"name": f"VPC endpoint policy of {eid}", "document": document or _FULL_ACCESS}})
+    return out
+
+
+def resource_policy_fix(document: Any, principal: str | None, actions: list[str], resource: str,
+                        kind: str = "resource") -> dict | None:
+    """`document` (a bucket/key/VPC endpoint policy; None for none) with one more Allow
+    statement naming exactly the principal (its role, for a session), the actions and
+    the resources they are authorized on. Returned only when the evaluator says it makes
+    the request allowed on that layer and allows nothing else it probed (another
+    principal, other actions of the service, other resources); else None."""
+    from .match import parse_principal
+
+    if not principal or not actions:
+        return None
+    info = parse_principal(principal)
+    who = info.principal_arn or info.arn
+    doc = copy.deepcopy(_as_doc(document)) if document else None
+    doc = doc or {"Version": "2012-10-17", "Statement": []}
+    statements = doc.get("Statement")
+    statements = statements if isinstance(statements, list) else [statements] if statements else []
+    grouped: dict[str, list[str]] = {}
+    for action, target in request_targets(actions, resource):
+        grouped.setdefault(target, []).append(action)
+    for i, (target, acts) in enumerate(sorted(grouped.items())):
+        statements.append({"Sid": f"TriageAllow{i + 1 if len(grouped) > 1 else ''}", "Effect": "Allow",
+                           "Principal": {"AWS": who}, "Action": sorted(acts) if len(acts) > 1 else acts[0],
+                           "Resource": target})
+    doc["Statement"] = statements
+
+    def allowed(policy: Any, who_: str, action: str, target: str) -> bool:
+        spec = {"principal": who_, "actions": [action], "resource": target, "identity_unknown": True}
+        if kind == "vpc-endpoint":
+            spec["endpoint"] = {"name": "endpoint", "document": policy} if policy else None
+        else:
+            spec["resource_policy"] = {"name": "resource policy", "document": policy} if policy else None
+            spec["resource_account"] = "000000000000"    # decided by the resource policy alone
+        (d,) = evaluate_requests(spec)
+        return d["allowed"]
+
+    try:
+        targets = request_targets(actions, resource)
+        if not all(allowed(doc, who, a, r) for a, r in targets):
+            return None
+        other = f"arn:aws:iam::{info.account or '111111111111'}:role/triage-someone-else"
+        asked = {a.lower() for a in actions}
+        for a, r in targets:
+            if allowed(doc, other, a, r) and not allowed(document, other, a, r):
+                return None
+            for sibling in sibling_actions(a):
+                if sibling.lower() not in asked and allowed(doc, who, sibling, r) and not allowed(document, who, sibling, r):
+                    return None
+            for res in sibling_resources(r) if r != "*" else []:
+                if allowed(doc, who, a, res) and not allowed(document, who, a, res):
+                    return None
+    except PolicyError:
+        return None
+    return doc
+
+
+# Services whose resources have no resource-based policy (IAM User Guide,
+# reference_aws-services-that-work-with-iam, "Resource-based policies: No"), the common
+# ones; any other service's policy is reported as "not evaluated", never ruled out.
+NO_RESOURCE_POLICY = frozenset({"ec2", "rds", "cloudwatch", "autoscaling", "elasticloadbalancing", "cloudformation",
+                                "ecs", "eks", "route53", "cloudfront"})
+
+RCP_SERVICES = frozenset({"s3", "sts", "kms", "sqs", "secretsmanager", "cognito-identity", "dynamodb", "ecr",
+                          "logs", "aoss"})
+
+
+def rcp_service(actions: list[str]) -> bool:
+    """Resource control policies apply to these actions' service (AWS Organizations user
+    guide, orgs_manage_policies_rcps: the services RCPs support)."""
+    return bool(actions) and all(a.split(":", 1)[0].lower() in RCP_SERVICES for a in actions)
+
+
+def unseen_layers(f: dict) -> list[dict]:
+    """What triage did not evaluate for this request, and why: one {layer, status, why}
+    each, status "does not apply" (ruled out) or "not evaluated" (could be the cause)."""
+    f = f or {}
+    out: list[dict] = []
+
+    def add(layer: str, status: str, why: str) -> None:
+        out.append({"layer": layer, "status": status, "why": why})
+
+    org = f.get("org") or {}
+    home = f.get("home")
+    principal = f.get("principal") or "the principal"
+    if f.get("other_account"):
+        add("identity policies, permissions boundary, SCPs of the caller", "not evaluated",
+            f"{principal} is in account {f.get('principal_account')} and triage reads account {home}: its own "
+            f"policies are not readable from here (evaluated cross-account: only the resource policy was "
+            f"judged). Run triage with credentials of account {f.get('principal_account')} to check them.")
+    if isinstance(org, dict) and org.get("error"):
+        add("SCPs and RCPs", "does not apply", f"account {home} is not in an organization")
+    elif isinstance(org, dict) and org.get("Organization"):
+        master = org["Organization"].get("MasterAccountId")
+        if master and master == home:
+            add("SCPs", "does not apply", f"account {home} is the organization's management account, and SCPs "
+                "never restrict principals of the management account, so none were evaluated (not the cause)")
+            add("RCPs", "does not apply", f"RCPs never restrict resources of the management account ({home})")
+        else:
+            if f.get("org_error") and not f.get("scp_known"):
+                add("SCPs", "not evaluated", f"could not be read ({f['org_error']}): only the management account "
+                    "or a delegated administrator can read them; ask an administrator, or decode the message")
+            if not f.get("rcp_service"):
+                add("RCPs", "does not apply", "resource control policies do not support this service")
+            elif not f.get("rcp_known"):
+                add("RCPs", "not evaluated", f"could not be read ({f.get('org_error') or 'not readable'}): only the "
+                    "management account or a delegated administrator can read them")
+    if f.get("resource_account") and home and f.get("resource_account") != home:
+        add("the resource's account", "not evaluated", f"{f.get('resource')} is in account {f['resource_account']}: "
+            "its RCPs (and, for the resource owner, its own view) are not readable from here")
+    service = str(f.get("resource") or "").split(":")[2:3]
+    if not f.get("resource_policy_read"):
+        if service and service[0] in NO_RESOURCE_POLICY:
+            add("resource-based policy", "does not apply", f"{service[0]} resources have no resource-based policy")
+        else:
+            add("resource-based policy", "not evaluated", f"triage reads S3 bucket, Lambda function and KMS key "
+                f"policies; the resource-based policy of {f.get('resource')} (if it has one) was not read")
+    kind = f.get("kind")
+    if f.get("session"):
+        add("session policy", "not evaluated", f"session {f['session']} may have been created with a session "
+            "policy (AssumeRole Policy/PolicyArns), which no API returns afterwards: the CloudTrail AssumeRole "
+            "event's requestParameters show it")
+    elif kind == "role":
+        add("session policy", "not evaluated", "the caller is a session of this role and may carry a session "
+            "policy passed to AssumeRole, which no API returns afterwards (see the AssumeRole CloudTrail event)")
+    if not f.get("endpoints"):
+        if f.get("endpoint_named"):
+            add("VPC endpoint policy", "not evaluated", f"--context names {f['endpoint_named']}, which "
+                f"DescribeVpcEndpoints did not find ({f.get('endpoint_error') or 'not in this account and region'})")
+        elif f.get("instance"):
+            add("VPC endpoint policy", "does not apply", f"{f['instance']}'s subnet uses no VPC endpoint for this "
+                "service (no gateway endpoint in its route table, no interface endpoint with private DNS)")
+        else:
+            add("VPC endpoint policy", "not evaluated", "unknown whether the request went through a VPC endpoint: "
+                "pass --context aws:SourceVpce=vpce-... (the endpoint) or --instance (the caller's host)")
+    given = sorted((f.get("context") or {}).keys())
+    add("request context", "not evaluated", "condition keys the real request carried (source IP, VPC, MFA, tags, "
+        "TLS) are absent unless given with --context" + (f"; given: {', '.join(given)}" if given else ""))
+    if not f.get("resource_given"):
+        add("the resource", "not evaluated", f"no --resource: evaluated on the placeholder {f.get('resource')}; "
+            "statements scoped to particular resources were not matched against the real one")
+    acl = f.get("object_acl_error")
+    if acl:
+        add("object ACL", "not evaluated", f"GetObjectAcl answered {acl}: triage may lack s3:GetObjectAcl, or the "
+            "object belongs to another account that did not grant the bucket owner READ_ACP (with ACLs in force)")
+    add("calling identity", "not evaluated", f"the request may have been made by another identity than {principal} "
+        "(another role or profile on the host, a chained session): the encoded message or the CloudTrail event "
+        "names the real caller; `aws sts get-caller-identity` on the host shows which credentials it uses")
     return out

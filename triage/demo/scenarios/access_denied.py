@@ -1,7 +1,11 @@
 """AccessDenied, the production debug guide's three symptoms: s3:GetObject
 on a bucket, ec2:StartInstances on one instance, and a role assumed from
 EC2 that cannot write to CloudWatch Logs; plus the layers the guide hints at
-(explicit deny in a bucket policy, a permissions boundary) and allowed twins."""
+(explicit deny in a bucket policy, a permissions boundary), the S3 and KMS
+causes beyond IAM (an SSE-KMS key the caller cannot use, a missing object
+without s3:ListBucket, a VPC endpoint policy, a resource control policy) and
+twins that every policy allows: those end in `not-explained`, never "healthy",
+since triage was told the request was denied."""
 from __future__ import annotations
 
 import json
@@ -12,6 +16,13 @@ BUCKET, ARCHIVE = "orders-data", "orders-archive"
 OBJECT_ARN = f"arn:aws:s3:::{BUCKET}/reports/2026.csv"
 LOG_GROUP_ARN = f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/app/web:*"
 PARTNER_FUNCTION = "arn:aws:lambda:us-east-1:999999999999:function:partner-hook"
+# the causes beyond IAM: their own buckets, keys and VPCs
+SEALED, VAULT, GUARDED = "orders-sealed", "orders-vault", "orders-guarded"
+SEALED_ARN = f"arn:aws:s3:::{SEALED}/reports/2026.csv"          # SSE-KMS, a key whose policy delegates to IAM
+VAULT_ARN = f"arn:aws:s3:::{VAULT}/ledger/2026.csv"             # SSE-KMS, a key policy that does not
+GUARDED_ARN = f"arn:aws:s3:::{GUARDED}/exports/2026.csv"        # an RCP denies reads from outside one endpoint
+MISSING_ARN = f"arn:aws:s3:::{BUCKET}/reports/2099.csv"          # no such object
+PARTNER_ROLE = "arn:aws:iam::999999999999:role/partner-reader"
 
 
 def _doc(*statements: dict) -> str:
@@ -29,6 +40,7 @@ def access_denied(s: Seeder) -> list[Case]:
     for bucket in (BUCKET, ARCHIVE):
         s3.create_bucket(Bucket=bucket)
     s3.put_object(Bucket=BUCKET, Key="reports/2026.csv", Body=b"id,total\n")
+    s3.put_object(Bucket=ARCHIVE, Key="2019/ledger.csv", Body=b"id,total\n")   # so that only the Deny explains it
 
     def role(name: str, *policies: tuple[str, str], service: str = "lambda.amazonaws.com") -> str:
         arn = s.role(name, service)
@@ -91,6 +103,8 @@ def access_denied(s: Seeder) -> list[Case]:
     # Cross-account: an identity allow is not enough without the partner's resource policy.
     role("cross-invoker", ("InvokePartner", _doc(_allow("lambda:InvokeFunction", PARTNER_FUNCTION))))
 
+    beyond = _beyond_iam(s, role)
+
     object_read = {"action": ["s3:GetObject"], "resource": OBJECT_ARN}
     logs_write = {"action": ["logs:CreateLogStream", "logs:PutLogEvents"], "resource": LOG_GROUP_ARN}
     return [
@@ -103,27 +117,136 @@ def access_denied(s: Seeder) -> list[Case]:
              ["explicit-deny"], "AccessDenied on s3:GetObject: explicit Deny in the bucket policy"),
         Case("access-denied", {"principal": "bounded-etl", **object_read}, ["boundary-blocks"],
              "AccessDenied on s3:GetObject: capped by a permissions boundary"),
-        Case("access-denied", {"principal": "reports-ok", **object_read}, [], "allowed: the two-statement pattern"),
+        Case("access-denied", {"principal": "reports-ok", **object_read}, ["not-explained"],
+             "every policy allows it: the two-statement pattern (not-explained: the denial is elsewhere)"),
         Case("access-denied", {"principal": "vpn-only-reader", **object_read}, ["condition-not-met"],
              "AccessDenied on s3:GetObject: the allow only applies from the VPN range"),
-        Case("access-denied", {"principal": "vpn-only-reader", **object_read, "context": ["aws:SourceIp=10.1.2.3"]}, [],
-             "allowed: the same request from the VPN range"),
+        Case("access-denied", {"principal": "vpn-only-reader", **object_read, "context": ["aws:SourceIp=10.1.2.3"]},
+             ["not-explained"], "allowed: the same request from the VPN range"),
         Case("access-denied", {"principal": "cross-invoker", "action": ["lambda:InvokeFunction"],
                                "resource": PARTNER_FUNCTION}, ["resource-policy-blocks"],
              "AccessDenied across accounts: the partner's function policy does not name the caller"),
         Case("access-denied", {"principal": "ghost-role", **object_read}, ["principal-not-found"],
              "no such role or user"),
         Case("access-denied", {"principal": "carol", "action": ["s3:ListBucket"], "resource": f"arn:aws:s3:::{BUCKET}"},
-             [], "allowed through a group policy"),
+             ["not-explained"], "allowed through a group policy"),
         Case("access-denied", {"principal": "ops-bob", "action": ["ec2:StartInstances"], "resource": instance_arn},
              ["resource-arn-mismatch"], "AccessDenied on ec2:StartInstances: policy names another instance"),
         Case("access-denied", {"principal": "ops-guarded", "action": ["ec2:StartInstances"], "resource": instance_arn},
              ["explicit-deny"], "AccessDenied on ec2:StartInstances: explicit Deny for this instance"),
         Case("access-denied", {"principal": "ops-admin", "action": ["ec2:StartInstances"], "resource": instance_arn},
-             [], "allowed: SCPs do not restrict the management account"),
+             ["not-explained"], "allowed: SCPs do not restrict the management account (and the output says so)"),
         Case("access-denied", {"principal": "web-logs", "instance": instance, **logs_write},
              ["no-identity-allow", "no-instance-profile", "trust-policy-missing-service"],
              "role assumed from EC2 cannot write to CloudWatch Logs"),
-        Case("access-denied", {"principal": "web-logs-ok", **logs_write, "service": "ec2.amazonaws.com"}, [],
-             "allowed: EC2 trusted, logs actions on the log group ARN"),
+        Case("access-denied", {"principal": "web-logs-ok", **logs_write, "service": "ec2.amazonaws.com"},
+             ["not-explained"], "allowed: EC2 trusted, logs actions on the log group ARN"),
+        Case("access-denied", {"principal": PARTNER_ROLE, **object_read}, ["resource-policy-blocks"],
+             "a principal of another account: evaluated cross-account, the bucket policy does not grant it"),
+        *beyond,
+    ]
+
+
+def _beyond_iam(s: Seeder, role) -> list[Case]:
+    """The causes of AccessDenied on s3:GetObject that are not IAM statements, each
+    with a twin that every policy allows."""
+    s3, kms, ec2, org = s.client("s3"), s.client("kms"), s.client("ec2"), s.client("organizations")
+    read = ("s3:GetObject", "s3:ListBucket")
+
+    # SSE-KMS under a key whose policy delegates to IAM: the role needs kms:Decrypt too
+    sealed_key = kms.create_key(Description="orders-sealed objects")["KeyMetadata"]
+    kms.create_alias(AliasName="alias/orders-sealed", TargetKeyId=sealed_key["KeyId"])
+    s3.create_bucket(Bucket=SEALED)
+    s3.put_object(Bucket=SEALED, Key="reports/2026.csv", Body=b"id,total\n", ServerSideEncryption="aws:kms",
+                  SSEKMSKeyId=sealed_key["Arn"])   # HeadObject names the key by ARN, as S3 does
+    sealed_read = _doc(_allow(read[1], f"arn:aws:s3:::{SEALED}", "BucketLevel"),
+                       _allow(read[0], f"arn:aws:s3:::{SEALED}/*", "ObjectLevel"))
+    role("sealed-reader", ("ReadSealed", sealed_read))
+    role("sealed-reader-ok", ("ReadSealed", sealed_read),
+         ("DecryptSealed", _doc(_allow("kms:Decrypt", sealed_key["Arn"], "Decrypt"))))
+
+    # SSE-KMS under a key whose policy lets the account administer the key but not use it:
+    # an identity policy allowing kms:Decrypt does not count; a grant does
+    vault_policy = _doc({"Sid": "KeyAdministration", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+                         "Action": ["kms:Create*", "kms:Describe*", "kms:Enable*", "kms:List*", "kms:Put*", "kms:Update*",
+                                    "kms:Revoke*", "kms:Disable*", "kms:Get*", "kms:Delete*", "kms:TagResource",
+                                    "kms:UntagResource", "kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion",
+                                    "kms:CreateGrant"],
+                         "Resource": "*"})
+    vault_key = kms.create_key(Description="orders-vault objects", Policy=vault_policy)["KeyMetadata"]
+    s3.create_bucket(Bucket=VAULT)
+    s3.put_object(Bucket=VAULT, Key="ledger/2026.csv", Body=b"id,total\n", ServerSideEncryption="aws:kms",
+                  SSEKMSKeyId=vault_key["Arn"])
+    vault_read = _doc(_allow(read[1], f"arn:aws:s3:::{VAULT}", "BucketLevel"),
+                      _allow(read[0], f"arn:aws:s3:::{VAULT}/*", "ObjectLevel"),
+                      _allow("kms:Decrypt", vault_key["Arn"], "Decrypt"))
+    role("vault-reader", ("ReadVault", vault_read))
+    granted = role("vault-reader-granted", ("ReadVault", vault_read))
+    kms.create_grant(KeyId=vault_key["KeyId"], GranteePrincipal=granted, Operations=["Decrypt"], Name="vault-reader-granted")
+
+    # a missing key: without s3:ListBucket, S3 answers 403 instead of 404
+    role("drafts-reader", ("ReadObjects", _doc(_allow(read[0], f"arn:aws:s3:::{BUCKET}/*", "ObjectLevel"))))
+
+    # requests through a gateway endpoint whose policy allows listing only; and one with the default policy
+    # (an instance in each VPC runs as vpce-reader: its subnet's route table names the endpoint)
+    iam = s.client("iam")
+    role("vpce-reader", ("ReadReports", _doc(_allow(read[1], f"arn:aws:s3:::{BUCKET}", "BucketLevel"),
+                                             _allow(read[0], f"arn:aws:s3:::{BUCKET}/*", "ObjectLevel"))),
+         service="ec2.amazonaws.com")
+    iam.create_instance_profile(InstanceProfileName="vpce-reader-profile")
+    iam.add_role_to_instance_profile(InstanceProfileName="vpce-reader-profile", RoleName="vpce-reader")
+    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    endpoints, hosts = {}, {}
+    for name, cidr, policy in (("strict", "10.90", _doc({"Sid": "ListOnly", "Effect": "Allow", "Principal": "*",
+                                                          "Action": "s3:ListBucket", "Resource": "*"})),
+                               ("open", "10.91", None)):
+        vpc = ec2.create_vpc(CidrBlock=f"{cidr}.0.0/16")["Vpc"]["VpcId"]
+        ec2.create_tags(Resources=[vpc], Tags=[{"Key": "Name", "Value": f"access-denied-vpce-{name}"}])
+        subnet = ec2.create_subnet(VpcId=vpc, CidrBlock=f"{cidr}.1.0/24")["Subnet"]["SubnetId"]
+        table = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
+        ec2.associate_route_table(RouteTableId=table, SubnetId=subnet)
+        kwargs = {"PolicyDocument": policy} if policy else {}
+        endpoints[name] = ec2.create_vpc_endpoint(VpcId=vpc, ServiceName="com.amazonaws.us-east-1.s3",
+                                                  VpcEndpointType="Gateway", RouteTableIds=[table],
+                                                  **kwargs)["VpcEndpoint"]["VpcEndpointId"]
+        hosts[name] = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1, InstanceType="t3.micro", SubnetId=subnet,
+                                        IamInstanceProfile={"Name": "vpce-reader-profile"})["Instances"][0]["InstanceId"]
+
+    # a resource control policy: reads of orders-guarded only through one endpoint. RCPs never
+    # apply in the management account (this one): tests replay it as a member account.
+    s3.create_bucket(Bucket=GUARDED)
+    s3.put_object(Bucket=GUARDED, Key="exports/2026.csv", Body=b"id,total\n")
+    root = org.list_roots()["Roots"][0]["Id"]
+    rcp = org.create_policy(Name="GuardedThroughEndpoint", Type="RESOURCE_CONTROL_POLICY",
+                            Description="orders-guarded: reads through the export endpoint only", Content=_doc({
+                                "Sid": "OnlyThroughExportEndpoint", "Effect": "Deny", "Principal": "*",
+                                "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{GUARDED}/*",
+                                "Condition": {"StringNotEquals": {"aws:SourceVpce": "vpce-0export0000000000"}}}))
+    org.attach_policy(PolicyId=rcp["Policy"]["PolicySummary"]["Id"], TargetId=root)
+    role("guarded-reader", ("ReadGuarded", _doc(_allow(read[1], f"arn:aws:s3:::{GUARDED}", "BucketLevel"),
+                                                _allow(read[0], f"arn:aws:s3:::{GUARDED}/*", "ObjectLevel"))))
+
+    def case(principal: str, resource: str, expect: list[str], note: str, **more) -> Case:
+        return Case("access-denied", {"principal": principal, "action": ["s3:GetObject"], "resource": resource, **more},
+                    expect, note)
+
+    return [
+        case("sealed-reader", SEALED_ARN, ["kms-key-denied"],
+             "SSE-KMS object: the key policy delegates to IAM, and no policy of the role allows kms:Decrypt"),
+        case("sealed-reader-ok", SEALED_ARN, ["not-explained"], "SSE-KMS object, kms:Decrypt allowed: nothing explains it"),
+        case("vault-reader", VAULT_ARN, ["kms-key-denied"],
+             "SSE-KMS object: the key policy does not let IAM policies grant kms:Decrypt"),
+        case("vault-reader-granted", VAULT_ARN, ["not-explained"], "SSE-KMS object, a KMS grant allows kms:Decrypt"),
+        case("drafts-reader", MISSING_ARN, ["object-missing"], "a missing object, no s3:ListBucket: S3 answers 403"),
+        case("drafts-reader", OBJECT_ARN, ["not-explained"], "the object exists: nothing explains it"),
+        case("vpce-reader", OBJECT_ARN, ["vpc-endpoint-policy-blocks"], "through a VPC endpoint that allows listing only",
+             context=[f"aws:SourceVpce={endpoints['strict']}"]),
+        case("vpce-reader", OBJECT_ARN, ["not-explained"], "through a VPC endpoint with the default policy",
+             context=[f"aws:SourceVpce={endpoints['open']}"]),
+        case("vpce-reader", OBJECT_ARN, ["vpc-endpoint-policy-blocks"],
+             "from an instance whose subnet routes S3 through the listing-only endpoint", instance=hosts["strict"]),
+        case("vpce-reader", OBJECT_ARN, ["not-explained"], "from an instance whose subnet's endpoint allows everything",
+             instance=hosts["open"]),
+        case("guarded-reader", GUARDED_ARN, ["not-explained"],
+             "an RCP denies this, but RCPs do not restrict the management account's resources"),
     ]
