@@ -134,7 +134,7 @@ class Seeder:
 
 # --- registry -------------------------------------------------------------------
 # One module per incident family; each registers its seeding function.
-MODULES = ("lambda_timeout", "access_denied", "lambda_not_found", "rds", "posture", "network")
+MODULES = ("lambda_timeout", "access_denied", "lambda_not_found", "rds", "posture", "network", "changes")
 
 SCENARIOS: dict[str, Scenario] = {}
 
