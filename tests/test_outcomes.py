@@ -438,7 +438,7 @@ def test_scan_whose_every_call_fails_is_inconclusive_exit_4(request, proxy, faul
     assert "AWS unavailable" not in tx.out + tx.err
 
 
-def test_scan_where_one_region_cannot_be_listed_is_inconclusive_exit_4(proxy):
+def test_scan_where_one_region_cannot_be_listed_is_inconclusive_exit_4(proxy, wide):
     # two regions with nothing in them; every call in the second answers 500
     proxy.add_fault(lambda r: signed_region(r) == "sa-east-1", server_error(500))
     js, tx = scan("--playbook", "lambda-not-found", "--playbook", "rds-connections",
