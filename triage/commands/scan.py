@@ -106,10 +106,13 @@ def render_text(data: dict, out, *, color: bool | None = None) -> None:
 
     import os
 
-    # Not a terminal (a file, a pipe, CI logs): wide enough that rows stay on one line,
-    # unless COLUMNS says how wide (rich reads it).
-    wide = getattr(out, "isatty", lambda: False)() or os.environ.get("COLUMNS", "").strip().isdigit()
-    console = console_for(out, color, width=None if wide else 160)
+    # Not a terminal (a file, a pipe, CI logs): as wide as COLUMNS says, else wide
+    # enough that rows stay on one line.
+    columns = os.environ.get("COLUMNS", "").strip()
+    width = int(columns) if columns.isdigit() and int(columns) > 0 else 160
+    if getattr(out, "isatty", lambda: False)():
+        width = None   # a terminal: its own size (rich)
+    console = console_for(out, color, width=width)
     scan = data["scan"]
     rows = data["summary"]["rows"]
     if rows:
