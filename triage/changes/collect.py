@@ -33,6 +33,7 @@ DEFAULT_SINCE = "24h"
 MAX_LOOKUPS = 12            # LookupEvents requests a run makes at most (2 a second); beyond: the trail's files
 DEFAULT_BUDGET = 60.0       # s, when the run has no deadline
 START_AFTER = 0.5           # s: the collector starts after the run's first step, or this long
+PREFETCH_FILES = 24         # trail files read while the steps run (more: read once, at the end)
 
 
 @dataclass
@@ -436,7 +437,9 @@ class Watch:
         try:
             found = lookup.lookup(self.aws, r, region, self.since, self.until, deadline=self.deadline_at,
                                   step=STEP, run=self.run)
-        except lookup.LookupFailed as exc:
+        except Exception as exc:   # LookupFailed, or a bug: either way the trail files are read instead
+            if not isinstance(exc, lookup.LookupFailed):
+                exc = lookup.LookupFailed("unavailable", f"internal error: {type(exc).__name__}: {exc}")
             if self._lookup_broken is None:
                 self._lookup_broken = exc
                 self._prefetch_files()
@@ -448,17 +451,23 @@ class Watch:
     _files_failed: trailfiles.TrailFilesFailed | None = None
 
     def _prefetch_files(self) -> None:
-        """LookupEvents failed: while the steps still run, ask DescribeTrails and
+        """LookupEvents failed: while the steps still run, ask DescribeTrails,
         list the region's day folders (the call cache keeps the answers for
-        _trail_files, which reads the files once every resource is known)."""
+        _trail_files, which matches the records once every resource is known)
+        and, when the window holds only a few files, read them too (the file
+        cache keeps their changes)."""
         if self._replay is not None or getattr(self.aws, "client", None) is None:
             return
         try:
             stats = trailfiles.ReadStats()
             for loc in trailfiles.locations(self._list_call(), self.region):
                 for org in trailfiles.organization_ids(self._list_call(), loc):
-                    trailfiles.list_files(self._list_call(), loc, trailfiles.day_prefixes(
+                    keys = trailfiles.list_files(self._list_call(), loc, trailfiles.day_prefixes(
                         loc, self.region, self.since, self.until, org), self.since, self.until, stats)
+                    if len(keys) <= PREFETCH_FILES:
+                        readonly.admit_trail_bucket(loc.bucket, loc.prefix)
+                        trailfiles.read_files(self.aws, loc, keys, lambda rec: None, stats, deadline=self.deadline_at,
+                                              cancel=self.cancel, step=STEP, run=self.run)
         except (trailfiles.TrailFilesFailed, CallFailed):
             pass       # said when the files are read
         except Exception:

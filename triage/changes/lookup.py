@@ -25,7 +25,7 @@ from .kinds import Resource
 
 RATE = 2             # requests ...
 PER = 1.0            # ... per this many seconds, in any window
-MARGIN = 0.05        # s: our clock and AWS's are not the same clock, and the network jitters
+MARGIN = 0.05        # s: our clock and AWS's are not the same clock
 MAX_EVENTS = 500     # per resource and window: more than anyone reads in an incident
 TRIES = 5            # a throttled lookup is asked again this many times at most
 BACKOFF = 0.5        # s before the first retry of a throttled lookup, doubling (then the pacer's turn)
@@ -36,30 +36,47 @@ class OutOfTime(Exception):
 
 
 class Pacer:
-    """At most RATE requests in any window of PER seconds: the (RATE+1)th
-    waits until the oldest of the last RATE is PER seconds old."""
+    """At most RATE requests in any window of PER seconds, as AWS counts
+    them (by arrival): a request may go when fewer than RATE others are in
+    flight or finished less than PER seconds ago. Counting from the answer,
+    not from the send, keeps the promise however late a request leaves or
+    arrives (a loaded machine, a slow network)."""
 
     def __init__(self, rate: int = RATE, per: float = PER, margin: float = MARGIN):
         self.rate, self.per, self.margin = rate, per, margin
-        self._sent: deque[float] = deque(maxlen=rate)
-        self._lock = threading.Lock()
-        self.waited = 0.0                # total seconds requests waited (bench, tests)
+        self._done: deque[float] = deque()     # when recent requests were answered
+        self._in_flight = 0
+        self._cond = threading.Condition()
+        self.waited = 0.0                      # total seconds requests waited (bench, tests)
         self.sent = 0
 
     def acquire(self, deadline: float | None = None) -> None:
         """Wait for a turn; raise OutOfTime when it would come after `deadline` (monotonic)."""
-        while True:
-            with self._lock:
+        with self._cond:
+            while True:
                 now = time.monotonic()
-                if len(self._sent) < self.rate or now - self._sent[0] >= self.per + self.margin:
-                    self._sent.append(now)
+                while self._done and now - self._done[0] >= self.per + self.margin:
+                    self._done.popleft()
+                if self._in_flight + len(self._done) < self.rate:
+                    self._in_flight += 1
                     self.sent += 1
                     return
-                wait = self._sent[0] + self.per + self.margin - now
-            if deadline is not None and now + wait > deadline:
-                raise OutOfTime(f"LookupEvents' next turn ({wait:.1f} s away) is past the deadline")
-            self.waited += wait
-            time.sleep(wait)
+                wait = self._done[0] + self.per + self.margin - now if self._done else None
+                if deadline is not None:
+                    left = deadline - now
+                    if left <= 0 or (wait is not None and wait > left and not self._in_flight):
+                        raise OutOfTime("LookupEvents' next turn is past the deadline")
+                    wait = left if wait is None else min(wait, left)
+                self._cond.wait(wait)
+                self.waited += time.monotonic() - now
+
+    def release(self) -> None:
+        """A request was answered (or failed)."""
+        with self._cond:
+            if self._in_flight:
+                self._in_flight -= 1
+                self._done.append(time.monotonic())
+                self._cond.notify_all()
 
 
 _PACERS: dict[tuple, Pacer] = {}
@@ -78,12 +95,24 @@ def pacer_for(aws: Any, region: str) -> Pacer:
         return pacer
 
 
-def _pace_hook(pacer: Pacer):
+def _pace_hooks(pacer: Pacer):
     def before_send(event_name: str = "", **_: Any) -> None:
         if event_name.endswith(".LookupEvents"):
             pacer.acquire(getattr(_local, "deadline", None))
+            _local.held = pacer
         return None
-    return before_send
+
+    def answered(**_: Any) -> None:
+        _release()
+        return None
+    return before_send, answered
+
+
+def _release() -> None:
+    held = getattr(_local, "held", None)
+    if held is not None:
+        _local.held = None
+        held.release()
 
 
 def _paced_client(aws: Any, region: str) -> None:
@@ -92,10 +121,13 @@ def _paced_client(aws: Any, region: str) -> None:
     if client_of is None:    # a replay: nothing is sent
         return
     client = client_of("cloudtrail", region, 1)
+    before_send, answered = _pace_hooks(pacer_for(aws, region))
     # the last handler before the request leaves: after botocore's own
     # (adaptive mode's client-side rate limiter may hold a request back too)
-    client.meta.events.register_last("before-send", _pace_hook(pacer_for(aws, region)),
-                                     unique_id=f"triage-changes-pace-{region}")
+    client.meta.events.register_last("before-send", before_send, unique_id=f"triage-changes-pace-{region}")
+    # each answer (or error), before any other handler: the turn is counted from here
+    client.meta.events.register("needs-retry.cloudtrail.LookupEvents", answered,
+                                unique_id=f"triage-changes-answered-{region}")
 
 
 def _gist(message: str | None) -> str:
@@ -147,4 +179,5 @@ def lookup(aws: Any, resource: Resource, region: str, since: float, until: float
             return [r for r in (record_of(e) for e in events if isinstance(e, dict)) if r]
         raise LookupFailed("throttled", "LookupEvents stayed throttled")   # pragma: no cover - loop returns or raises
     finally:
+        _release()          # a request that ended in an exception before its answer was counted
         _local.deadline = None
