@@ -22,11 +22,11 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Iterable
 
 from .. import expr, readonly
-from ..aws import THROTTLE_CODES, CallError, CallFailed, CallRecord, classify
+from ..aws import THROTTLE_CODES, CallError, CallFailed, classify
 from ..redact import MASK, secret_name
 from . import describe, lookup, metadata, trailfiles
 from .events import Change, Index, change_of, epoch, iso
-from .kinds import KINDS, Resource, resource
+from .kinds import Resource, resource
 
 STEP = "(changes)"          # the step name of the collector's calls in the call log
 DEFAULT_SINCE = "24h"
@@ -571,4 +571,4 @@ def watch_resources(values: list[str], region: str) -> list[Resource]:
     return out
 
 
-__all__ = ["Request", "Timeline", "Watch", "request_from_args", "STEP", "KINDS", "CallRecord"]
+__all__ = ["STEP", "Request", "Timeline", "Watch", "check_since", "request_from_args", "watch_resources"]
