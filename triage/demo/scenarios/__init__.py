@@ -10,7 +10,7 @@ import time
 import uuid
 import zipfile
 from datetime import datetime, timezone
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 REGION = "us-east-1"
@@ -24,6 +24,9 @@ class Case:
     inputs: dict
     expect: list[str]                      # finding ids that must fire
     note: str = ""
+    # Values a fix command leaves to a human (it names them as shell
+    # variables, e.g. $PUBLIC_SUBNET_ID); the proven-fix tests supply them.
+    fix_vars: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass

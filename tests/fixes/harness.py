@@ -1,0 +1,205 @@
+"""The proven-fix harness (issue 16, item 1).
+
+A fix is proven by applying it: seed one scenario into a moto server of the
+test's own (fixes change the world, so the shared read-only world is not
+used), run the playbook, take the finding's fix commands from `--output
+json`, run each with the real AWS CLI through bash against the same server,
+run the playbook again, and require the finding gone and nothing new.
+
+Where moto cannot apply a fix, `model_problems` checks the printed command
+against the AWS CLI's own command table (built from botocore's service
+models plus the CLI's customisations): the service and operation exist,
+every flag is a parameter, required parameters are present, enum values are
+valid.
+
+Which finding is proven how is data, `triage/demo/proven_fixes.yaml`, so the
+demo can say it too; `test_proven_fixes.py` keeps the table and the suite in
+step.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+import yaml
+
+from triage import casefile, catalog, playbook as playbook_mod
+
+ROOT = Path(__file__).resolve().parents[2]
+PLAYBOOKS = ROOT / "playbooks"
+
+
+# --- the table --------------------------------------------------------------
+@dataclass
+class Proof:
+    playbook: str
+    finding: str
+    method: str                    # "applied" or "model"
+    scenario: str | None = None    # seeded scenario that shows the finding
+    inputs: dict = field(default_factory=dict)
+    case: str | None = None        # or: the recorded case whose replay shows it
+    reason: str = ""               # model: why moto cannot apply the fix
+
+    @property
+    def id(self) -> str:
+        return f"{self.playbook}/{self.finding}"
+
+
+def load_table() -> dict[str, Proof]:
+    text = resources.files("triage.demo").joinpath("proven_fixes.yaml").read_text()
+    proofs: dict[str, Proof] = {}
+    for pid, findings in (yaml.safe_load(text) or {}).items():
+        for finding, spec in findings.items():
+            method = "applied" if "applied" in spec else "model"
+            where = spec.get("applied") or spec.get("from") or {}
+            proof = Proof(pid, finding, method, where.get("scenario"), dict(where.get("inputs") or {}),
+                          where.get("case"), spec.get("model", ""))
+            proofs[proof.id] = proof
+    return proofs
+
+
+def shipped_finding_ids() -> set[str]:
+    """Every finding id a shipped playbook can produce."""
+    ids = set()
+    for pid in catalog.discover():
+        book = playbook_mod.load(PLAYBOOKS / f"{pid}.yaml")
+        ids |= {f"{pid}/{c.id}" for c in book.checks}
+        if book.subject is not None:
+            ids.add(f"{pid}/subject-not-found")
+    return ids
+
+
+# --- running ----------------------------------------------------------------
+def argv_for(playbook: str, inputs: dict) -> list[str]:
+    argv = [playbook]
+    for name, value in inputs.items():
+        for v in value if isinstance(value, list) else [value]:
+            argv += [f"--{name.replace('_', '-')}", str(v)]
+    return argv
+
+
+def diagnose(url: str, playbook: str, inputs: dict) -> dict:
+    from conftest import run_cli
+    r = run_cli(*argv_for(playbook, inputs), "--output", "json", endpoint=url)
+    try:
+        return json.loads(r.out)
+    except ValueError:
+        raise AssertionError(f"triage {' '.join(argv_for(playbook, inputs))} printed no JSON "
+                             f"(exit {r.code}):\n{r.out}\n{r.err}") from None
+
+
+def finding_ids(diagnosis: dict) -> list[str]:
+    return [f["check"] for f in diagnosis.get("findings") or []]
+
+
+def fix_commands(diagnosis: dict, finding: str) -> list[str]:
+    for f in diagnosis.get("findings") or []:
+        if f["check"] == finding:
+            return list((f.get("fix") or {}).get("commands") or [])
+    raise AssertionError(f"no finding {finding} in {finding_ids(diagnosis)}")
+
+
+def replay(proof: Proof) -> dict:
+    """The diagnosis of the recorded case named in the table, through the real engine."""
+    book = playbook_mod.load(PLAYBOOKS / f"{proof.playbook}.yaml")
+    cases = casefile.load(casefile.cases_path(PLAYBOOKS / f"{proof.playbook}.yaml", proof.playbook)).cases
+    case = next((c for c in cases if c.name == proof.case), None)
+    assert case is not None, f"{proof.id}: no recorded case named {proof.case!r}"
+    from triage import engine
+    aws = casefile.ReplayAws(case)
+    with casefile.frozen_clock(case.recorded_at):
+        return engine.run(book, case.inputs, aws).to_dict()  # type: ignore[arg-type]
+
+
+def aws_cli_env(url: str, fix_vars: dict[str, str]) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(fix_vars)
+    env.update({
+        "AWS_ENDPOINT_URL": url, "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        "AWS_PAGER": "", "AWS_MAX_ATTEMPTS": "1",
+        # the `aws` installed beside this interpreter (the awscli test dependency)
+        "PATH": os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", ""),
+    })
+    return env
+
+
+def apply(url: str, command: str, fix_vars: dict[str, str]) -> subprocess.CompletedProcess:
+    """Run one printed command exactly as pasted: through bash, with `set -u`
+    so a shell variable the test did not supply is an error, not an empty word."""
+    assert shutil.which("bash"), "bash is needed to apply fix commands"
+    return subprocess.run(["bash", "-c", "set -eu\n" + command], capture_output=True, text=True,
+                          timeout=120, env=aws_cli_env(url, fix_vars))
+
+
+# --- the model check --------------------------------------------------------
+@lru_cache(maxsize=1)
+def _cli_commands():
+    from awscli.clidriver import create_clidriver
+    driver = create_clidriver()
+    return driver, driver._get_command_table()
+
+
+def model_problems(command: str) -> list[str]:
+    """What is wrong with `aws SERVICE OPERATION --flag value ...` by the AWS CLI's model."""
+    try:
+        words = shlex.split(command)
+    except ValueError as exc:
+        return [f"does not tokenize: {exc}"]
+    if words[:1] != ["aws"] or len(words) < 3:
+        return [f"not an aws CLI command: {command}"]
+    driver, services = _cli_commands()
+    service, operation, rest = words[1], words[2], words[3:]
+    if service not in services:
+        return [f"no AWS CLI service {service!r}"]
+    ops = services[service]._get_command_table()
+    if operation not in ops:
+        return [f"aws {service} has no operation {operation!r}"]
+    op = ops[operation]
+    args = getattr(op, "arg_table", {})
+    global_args = driver._get_argument_table()
+    problems, given = [], {}
+    i = 0
+    while i < len(rest):
+        word = rest[i]
+        if not word.startswith("--"):
+            problems.append(f"stray word {word!r}")
+            i += 1
+            continue
+        name = word[2:].split("=", 1)[0]
+        values = []
+        if "=" in word:
+            values.append(word.split("=", 1)[1])
+        i += 1
+        while i < len(rest) and not rest[i].startswith("--"):
+            values.append(rest[i])
+            i += 1
+        if name in global_args:
+            continue
+        if name not in args:
+            problems.append(f"aws {service} {operation} has no --{name}")
+            continue
+        given[name] = values
+        arg = args[name]
+        kind = getattr(arg, "cli_type_name", "")
+        if kind == "boolean" and values:
+            problems.append(f"--{name} is a switch and takes no value (got {values})")
+        elif kind not in ("boolean",) and not values and name not in ("cli-input-json",):
+            problems.append(f"--{name} needs a value")
+        enum = getattr(getattr(arg, "argument_model", None), "enum", None) or []
+        for v in values:
+            if enum and not v.startswith("$") and v not in enum:
+                problems.append(f"--{name} {v!r} is not one of {enum}")
+    for name, arg in args.items():
+        if getattr(arg, "required", False) and name not in given:
+            problems.append(f"aws {service} {operation} requires --{name}")
+    return problems
