@@ -111,8 +111,16 @@ _JWT_TAIL = re.compile(r"[A-Za-z0-9_\-.+/=]*")
 _AWS_SECRET = re.compile(r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")
 
 
+# A path segment a person wrote: a lower-case word, a number, or CamelCase/ACRONYMWord
+# (`audit/AWSLogs/123456789012/CloudTrail/us`, a trail's S3 prefix, is exactly 40 such characters).
+_PATH_WORD = re.compile(r"[a-z]+|[0-9]+|[A-Z]+[a-z]+(?:[A-Z][a-z]+)*|[A-Z]+")
+
+
 def _looks_like_aws_secret(s: str) -> bool:
-    return bool(re.search(r"[a-z]", s) and re.search(r"[A-Z]", s) and re.search(r"[0-9/+]", s))
+    if not (re.search(r"[a-z]", s) and re.search(r"[A-Z]", s) and re.search(r"[0-9/+]", s)):
+        return False
+    # A key's / falls anywhere in random text; a path's segments are words and numbers.
+    return not ("/" in s and "+" not in s and all(_PATH_WORD.fullmatch(seg) for seg in s.split("/") if seg))
 
 
 def _not_a_value(value: str) -> bool:
