@@ -79,6 +79,7 @@ class Diagnosis:
     interrupted: bool = False
     region_source: str | None = None  # "from the ARN" when an input's ARN chose the region
     changes: Any = None               # triage.changes.Timeline when the run looked for recent changes
+    changes_skipped: str | None = None  # why it did not look (scan, --no-changes): JSON "changes" is null
 
     @property
     def outcome(self) -> str:
@@ -112,6 +113,8 @@ class Diagnosis:
             data["error"] = self.unavailable
         if self.changes is not None:   # "changes" (a list, or null and why) and "change_search"
             data.update(self.changes.to_dict(self.redactor))
+        elif self.changes_skipped:     # null, never [] (which would read "nothing changed")
+            data.update({"changes": None, "change_search": {"reason": self.changes_skipped}})
         return deep_clean(self.redactor.deep(data))
 
 

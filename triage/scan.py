@@ -8,6 +8,7 @@ number of requests in flight is bounded whatever the number of resources.
 Rendering lives in triage/commands/scan.py."""
 from __future__ import annotations
 
+import shlex
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -198,4 +199,10 @@ def run_scan(playbooks: list[Playbook], regions: list[str], aws: Aws, *, concurr
 
 def _run_target(target: Target, aws: Aws, started: float, deadline: float | None) -> Diagnosis:
     left = None if deadline is None else max(0.1, deadline - (time.monotonic() - started))
-    return run(target.playbook, target.inputs, aws, region=target.region, deadline=left, max_workers=4)
+    diagnosis = run(target.playbook, target.inputs, aws, region=target.region, deadline=left, max_workers=4)
+    # A sweep of every subject would spend minutes at CloudTrail's 2 requests a second.
+    command = " ".join(["triage", target.playbook.id, *(f"--{k.replace('_', '-')} {shlex.quote(str(v))}"
+                                                        for k, v in target.inputs.items()),
+                        "--region", target.region])
+    diagnosis.changes_skipped = f"a scan does not look up recent changes; to see them: {command}"
+    return diagnosis

@@ -94,8 +94,11 @@ def run_diagnosis(pb, given: dict, args, env, aws=None):
     debug = option(args, "debug", False)
     retry_log = _log_retries(env.stderr) if debug else None
     try:
+        request = request_from_args(args)
         diagnosis = engine.run(pb, given, aws, deadline=option(args, "deadline", DEFAULT_DEADLINE),
-                               changes=request_from_args(args))
+                               changes=request)
+        if request is None:
+            diagnosis.changes_skipped = "not looked up (--no-changes)"
     finally:
         if retry_log is not None:
             retry_log()

@@ -61,7 +61,7 @@ def render_markdown(data: dict) -> str:
         for reason, checks in unchecked_by_cause(data["unchecked"]):
             out.append(f"- {', '.join(code(c) for c in checks)}: {esc(reason)}")
         out.append("")
-    if "changes" in data:
+    if (data.get("change_search") or {}).get("window"):   # it looked for recent changes
         from ..changes.present import markdown_lines
         out += markdown_lines(data)
     calls = data.get("calls", [])

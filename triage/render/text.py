@@ -82,7 +82,7 @@ def render_text(data: dict, out: TextIO, *, color: bool | None = None, width: in
         for reason, checks in unchecked_by_cause(data["unchecked"]):
             console.print(Text.assemble("  ", (", ".join(checks), "check-id"), ": ", reason))
         console.print()
-    if "changes" in data:   # every diagnosis that looked for them ends with its recent changes
+    if (data.get("change_search") or {}).get("window"):   # every diagnosis that looked ends with them
         from ..changes.present import text_renderable
         console.print(text_renderable(data))
         console.print()
