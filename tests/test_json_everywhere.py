@@ -219,7 +219,7 @@ def test_demo_json_is_one_document_of_diagnoses():
                        capture_output=True, text=True, env=env, timeout=180, cwd=ROOT)
     assert p.returncode == 0, p.stderr
     data = json.loads(p.stdout)
-    assert set(data) == {"demo", "mismatches", "seconds"}
+    assert set(data) == {"demo", "fix_proofs", "mismatches", "seconds"}
     assert data["mismatches"] == []
     for d in data["demo"]:
         assert DIAGNOSIS_KEYS <= set(d) and d["playbook"] == "lambda-timeout"     # Diagnosis.to_dict()

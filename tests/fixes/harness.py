@@ -24,9 +24,7 @@ import shlex
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass, field
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 
 import yaml
@@ -38,32 +36,11 @@ PLAYBOOKS = ROOT / "playbooks"
 
 
 # --- the table --------------------------------------------------------------
-@dataclass
-class Proof:
-    playbook: str
-    finding: str
-    method: str                    # "applied" or "model"
-    scenario: str | None = None    # seeded scenario that shows the finding
-    inputs: dict = field(default_factory=dict)
-    case: str | None = None        # or: the recorded case whose replay shows it
-    reason: str = ""               # model: why moto cannot apply the fix
-
-    @property
-    def id(self) -> str:
-        return f"{self.playbook}/{self.finding}"
+from triage.demo.proofs import Proof, load as _load  # noqa: E402  (the demo reads the same table)
 
 
 def load_table() -> dict[str, Proof]:
-    text = resources.files("triage.demo").joinpath("proven_fixes.yaml").read_text()
-    proofs: dict[str, Proof] = {}
-    for pid, findings in (yaml.safe_load(text) or {}).items():
-        for finding, spec in findings.items():
-            method = "applied" if "applied" in spec else "model"
-            where = spec.get("applied") or spec.get("from") or {}
-            proof = Proof(pid, finding, method, where.get("scenario"), dict(where.get("inputs") or {}),
-                          where.get("case"), spec.get("model", ""))
-            proofs[proof.id] = proof
-    return proofs
+    return _load()
 
 
 def shipped_finding_ids() -> set[str]:
@@ -75,6 +52,45 @@ def shipped_finding_ids() -> set[str]:
         if book.subject is not None:
             ids.add(f"{pid}/subject-not-found")
     return ids
+
+
+# --- a moto server of the suite's own -----------------------------------------
+_SERVE = """
+import sys
+from triage.demo.server import MotoServer
+with MotoServer() as server:
+    print(server.url, flush=True)
+    sys.stdin.read()          # until the test process closes the pipe (or dies)
+"""
+
+
+class ServerProcess:
+    """MotoServer in a child process. moto keeps its state per process: two
+    servers in one process share it, and a reset would wipe the other's."""
+
+    def __init__(self) -> None:
+        self.url = ""
+        self._proc: subprocess.Popen | None = None
+
+    def __enter__(self) -> "ServerProcess":
+        self._proc = subprocess.Popen([sys.executable, "-c", _SERVE], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                      text=True, cwd=ROOT)
+        self.url = (self._proc.stdout.readline() or "").strip()
+        assert self.url.startswith("http://127.0.0.1:"), "the moto server process did not start"
+        return self
+
+    def reset(self) -> None:
+        import urllib.request
+        urllib.request.urlopen(urllib.request.Request(f"{self.url}/moto-api/reset", method="POST"),
+                               timeout=30).read()
+
+    def __exit__(self, *exc) -> None:
+        if self._proc is not None:
+            self._proc.stdin.close()
+            try:
+                self._proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
 
 
 # --- running ----------------------------------------------------------------

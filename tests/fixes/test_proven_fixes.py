@@ -8,9 +8,7 @@ from __future__ import annotations
 import pytest
 
 from triage.demo.scenarios import seed_all
-from triage.demo.server import MotoServer
-
-from .harness import (Proof, apply, diagnose, finding_ids, fix_commands, load_table, model_problems, replay,
+from .harness import (Proof, ServerProcess, apply, diagnose, finding_ids, fix_commands, load_table, model_problems, replay,
                       shipped_finding_ids)
 
 TABLE = load_table()
@@ -20,12 +18,14 @@ MODELLED = [p for p in TABLE.values() if p.method == "model"]
 
 @pytest.fixture(scope="module")
 def fix_server():
-    """A moto server of this module's own: applying fixes changes the world."""
-    with MotoServer() as server:
+    """A moto server in a process of its own: applying fixes changes the world,
+    and moto's state is per process, so an in-process server would share (and
+    its reset would wipe) the seeded world the other tests read."""
+    with ServerProcess() as server:
         yield server
 
 
-def fresh_world(server: MotoServer, proof: Proof) -> dict[str, str]:
+def fresh_world(server: ServerProcess, proof: Proof) -> dict[str, str]:
     """Reset the server, seed the proof's scenario; the fix variables of its case."""
     server.reset()
     cases = seed_all(server.url, [proof.scenario])

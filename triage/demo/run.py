@@ -19,6 +19,7 @@ def run_demo(args, env) -> int:
     from ..changes import Request
     from ..render import render
     from ..render.text import console_for
+    from .proofs import sentence
     from .scenarios import SCENARIOS, _load, seed_all
     from .server import DEMO_ENV, MotoServer
 
@@ -61,6 +62,9 @@ def run_demo(args, env) -> int:
                 console.print(Rule(Text(f"{case.note}", style="bold")))
             render(diagnosis.to_dict(), fmt, env.stdout)
             if fmt == "text":
+                for finding in dict.fromkeys(f.check for f in diagnosis.findings):
+                    console.print(Text.assemble(("  ", ""), (finding, "check-id"), (": " + sentence(case.playbook, finding),
+                                                                                   "muted")))
                 console.print()
         elapsed = time.monotonic() - started
     if fmt == "json":
@@ -78,8 +82,18 @@ def run_demo(args, env) -> int:
 
 def demo_document(diagnoses: list[dict], mismatches: list, seconds: float) -> dict:
     """`triage demo -o json`: {"demo": [diagnosis dicts, in scenario order],
+    "fix_proofs": [{playbook, finding, method, proof}] for every finding shown,
     "mismatches": [{playbook, inputs, expected, got}], "seconds": s}."""
-    return {"demo": diagnoses,
+    from .proofs import load
+
+    table, proofs = load(), {}
+    for d in diagnoses:
+        for f in d["findings"]:
+            p = table.get(f"{d['playbook']}/{f['check']}")
+            proofs[(d["playbook"], f["check"])] = {
+                "playbook": d["playbook"], "finding": f["check"], "method": p.method if p else None,
+                "proof": p.sentence() if p else "fix not proven yet"}
+    return {"demo": diagnoses, "fix_proofs": list(proofs.values()),
             "mismatches": [{"playbook": case.playbook, "inputs": case.inputs, "expected": sorted(case.expect),
                             "got": got} for case, got in mismatches],
             "seconds": round(seconds, 2)}
