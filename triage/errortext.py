@@ -1327,7 +1327,7 @@ _REGION = r"[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d"
 # A function ARN whose account may be typed as a placeholder (AccountID,
 # <account>, xxx): the name and the qualifier are still good.
 _ANY_FUNCTION_ARN = re.compile(
-    rf"arn:aws[a-z-]*:lambda:(?P<region>{_REGION}):[^:\s]{{0,40}}:function:(?P<name>[A-Za-z0-9_-]{{1,140}})"
+    rf"arn:aws[a-z-]*:lambda:(?P<region>{_REGION}|[^:\s]{{0,40}}):[^:\s]{{0,40}}:function:(?P<name>[A-Za-z0-9_-]{{1,140}})"
     r"(?::(?P<qualifier>\$LATEST|[A-Za-z0-9_-]{1,128}))?(?![A-Za-z0-9_<>{}$-])"
 )
 _BARE_FUNCTION = re.compile(r"Function not found:\s*(?!arn:)(?P<name>[A-Za-z0-9_-]{1,140})(?::(?P<qualifier>[A-Za-z0-9_$-]{1,128}))?(?=[\s(,;.\"']|$)")
@@ -1342,6 +1342,10 @@ _PRINCIPAL_ANY = re.compile(
 )
 _LOGS_ACCOUNT = re.compile(r"User with accountId:\s*(?P<account>\S+)\s+is\s+not\s+authori[sz]ed\s+to\s+perform\s+(?P<op>[A-Z][A-Za-z]+)")
 _NOT_AUTHORIZED_ACTION = re.compile(rf"\bNot authori[sz]ed to perform:?\s+(?P<action>{_ACTION})")
+# CloudFormation's event for an EC2 resource: "API: ec2:RunInstances You are not authorized ..."
+_API_ACTION = re.compile(rf"\bAPI:\s*(?P<action>{_ACTION})\s+You are not authori[sz]ed")
+# The principal when the action is not an IAM action ("... is not authorized to perform: null").
+_PRINCIPAL_BEFORE = re.compile(r"\bUser:\s*(?P<principal>arn:aws[a-z-]*:(?:iam|sts)::\d{12}:[\w+=,.@/-]{1,512})\s+is\s+not\s+authori[sz]ed")
 _WORD_RESOURCE = re.compile(r"on\s+resource:\s*(?P<resource>(?!arn:)[a-z][\w-]{1,40}\s+[\w+=,.@/-]{1,200})\s+because\b")
 _MYSQL_1040 = re.compile(r"\(1040,|\bError 1040\b|\[1040\]|\berrno[\"']?:\s*1040\b|ER_CON_COUNT_ERROR", re.I)
 
@@ -1355,7 +1359,8 @@ def _field_facts(text: str, facts: dict[str, object]) -> None:
         name = m["name"]
         if not name.lower() in ("name", "function", "function-name"):
             facts["function"] = name + (f":{m['qualifier']}" if m["qualifier"] else "")
-            facts.setdefault("region", m["region"])
+            if re.fullmatch(_REGION, m["region"]):  # not a placeholder (<region>, REGION, ...)
+                facts.setdefault("region", m["region"])
     elif m := _BARE_FUNCTION.search(text):
         facts.setdefault("function", m["name"] + (f":{m['qualifier']}" if m["qualifier"] else ""))
     if m := _RDS_HOST.search(text):
@@ -1375,8 +1380,10 @@ def _field_facts(text: str, facts: dict[str, object]) -> None:
         facts.setdefault("action", f"logs:{m['op']}")
         if re.fullmatch(r"\d{12}", m["account"]):
             facts.setdefault("account", m["account"])
-    if "action" not in facts and (m := _NOT_AUTHORIZED_ACTION.search(text)):
+    if "action" not in facts and (m := _NOT_AUTHORIZED_ACTION.search(text) or _API_ACTION.search(text)):
         facts["action"] = m["action"]
+    if "principal" not in facts and (m := _PRINCIPAL_BEFORE.search(text)):
+        facts["principal"] = m["principal"]
     if "resource" not in facts and (m := _WORD_RESOURCE.search(text)):
         facts["resource"] = m["resource"]
     if "db_engine" not in facts and _MYSQL_1040.search(text):
