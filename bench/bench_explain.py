@@ -2,6 +2,7 @@
 
     python bench/bench_explain.py            # print the table
     python bench/bench_explain.py --label X  # the same, headed by X (for bench/RESULTS.md)
+    python bench/bench_explain.py --corpus tests/corpora/errors_unseen.yaml   # the held-out corpus
 
 An entry is right when it routes to the expected playbook (none for a
 look-alike) and every expected field is extracted."""
@@ -17,6 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 
+import yaml  # noqa: E402
 from test_error_corpus import ENTRIES, check  # noqa: E402
 
 from triage import catalog  # noqa: E402
@@ -26,12 +28,16 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--label", default="")
     ap.add_argument("--misses", action="store_true", help="list every miss")
+    ap.add_argument("--corpus", default="", help="another corpus file of the same format")
     args = ap.parse_args()
+    corpus = ENTRIES
+    if args.corpus:
+        corpus = yaml.safe_load(Path(args.corpus).read_text(encoding="utf-8"))["entries"]
     entries = catalog.discover()
     per = defaultdict(lambda: [0, 0, 0])  # right, routed right, total
     misses = []
     t0 = time.perf_counter()
-    for e in ENTRIES:
+    for e in corpus:
         wrong = check(e, entries)
         p = per[e["class"]]
         p[2] += 1
@@ -43,7 +49,7 @@ def main() -> None:
             pass
         if wrong:
             misses.append((e["class"], e["source"], wrong))
-    ms = (time.perf_counter() - t0) * 1000 / len(ENTRIES)
+    ms = (time.perf_counter() - t0) * 1000 / len(corpus)
     if args.label:
         print(f"### {args.label}\n")
     print("| class | entries | routed right | routed and fields right |\n|---|---|---|---|")

@@ -92,6 +92,7 @@ class ParsedError:
     kind: str | None = None
     facts: dict[str, object] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    text: str = ""   # the paste as normalised (what playbooks' `extract:` rules read)
 
 
 # ---------------------------------------------------------------------------
@@ -1271,7 +1272,9 @@ def _score(result: ParsedError) -> tuple[bool, int]:
 def _parse_reading(raw: str, glue_unsure: bool) -> tuple[ParsedError, int, bool]:
     """One reading of the paste: (result, undecided line breaks, hard-wrapped?)."""
     clean, lines, unsure, hard_wrapped = _normalise(raw, glue_unsure)
-    return _understand(clean, lines), unsure, hard_wrapped
+    result = _understand(clean, lines)
+    result.text = lines
+    return result, unsure, hard_wrapped
 
 
 def _understand(clean: str, lines: str) -> ParsedError:
@@ -1327,40 +1330,32 @@ _REGION = r"[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d"
 # A function ARN whose account may be typed as a placeholder (AccountID,
 # <account>, xxx): the name and the qualifier are still good.
 _ANY_FUNCTION_ARN = re.compile(
-    rf"arn:aws[a-z-]*:lambda:(?P<region>{_REGION}):[^:\s]{{0,40}}:function:(?P<name>[A-Za-z0-9_-]{{1,140}})"
+    rf"arn:aws[a-z-]*:lambda:(?P<region>{_REGION}|[^:\s]{{0,40}}):[^:\s]{{0,40}}:function:(?P<name>[A-Za-z0-9_-]{{1,140}})"
     r"(?::(?P<qualifier>\$LATEST|[A-Za-z0-9_-]{1,128}))?(?![A-Za-z0-9_<>{}$-])"
 )
-_BARE_FUNCTION = re.compile(r"Function not found:\s*(?!arn:)(?P<name>[A-Za-z0-9_-]{1,140})(?::(?P<qualifier>[A-Za-z0-9_$-]{1,128}))?(?=[\s(,;.\"']|$)")
 _ARN_REGION = re.compile(rf"arn:aws[a-z-]*:[a-z0-9-]+:(?P<region>{_REGION}):")
 _URL_REGION = re.compile(rf"https?://[a-z0-9-]+\.(?P<region>{_REGION})\.amazonaws\.com")
-_RDS_HOST = re.compile(rf"\b(?P<db>[a-z][a-z0-9-]{{0,62}})\.[a-z0-9]{{12}}\.(?P<region>{_REGION})\.rds\.amazonaws\.com\b")
 # "User: arn:aws:sts::<account>:assumed-role/ROLE/session": whatever the account
 # was redacted to, the role (or user) name is the part to diagnose.
 _PRINCIPAL_ANY = re.compile(
     r"\bUser:\s*arn:aws[a-z-]*:(?:sts|iam)::(?P<account>[^:\s]{0,40}|\"[^\"]{0,40}\"):"
     r"(?P<kind>assumed-role|user|role)/(?:[\w+=,.@-]+/)*?(?P<name>[\w+=,.@-]+)(?:/[\w+=,.@-]+)?\s+is\s+not\s+authori"
 )
-_LOGS_ACCOUNT = re.compile(r"User with accountId:\s*(?P<account>\S+)\s+is\s+not\s+authori[sz]ed\s+to\s+perform\s+(?P<op>[A-Z][A-Za-z]+)")
-_NOT_AUTHORIZED_ACTION = re.compile(rf"\bNot authori[sz]ed to perform:?\s+(?P<action>{_ACTION})")
-_WORD_RESOURCE = re.compile(r"on\s+resource:\s*(?P<resource>(?!arn:)[a-z][\w-]{1,40}\s+[\w+=,.@/-]{1,200})\s+because\b")
-_MYSQL_1040 = re.compile(r"\(1040,|\bError 1040\b|\[1040\]|\berrno[\"']?:\s*1040\b|ER_CON_COUNT_ERROR", re.I)
 
 
 def _field_facts(text: str, facts: dict[str, object]) -> None:
-    """Fields the family parsers miss in real pastes: a function with its
-    alias or version (``name:alias``), a bare function name, the region an
-    ARN or endpoint names, an RDS hostname's DB identifier, the role behind a
-    principal whose account was redacted, CloudWatch Logs' own wording."""
+    """Generic fields the family parsers miss in real pastes: a function ARN
+    with its alias or version (``name:alias``), the region an ARN or endpoint
+    names, the role behind a principal whose account was redacted. What is
+    specific to one playbook (a bare function name, an RDS hostname's DB
+    identifier, CloudWatch Logs' wording, ...) is in that playbook's
+    ``extract:`` section, run by triage.explain."""
     if m := _ANY_FUNCTION_ARN.search(text):
         name = m["name"]
         if not name.lower() in ("name", "function", "function-name"):
             facts["function"] = name + (f":{m['qualifier']}" if m["qualifier"] else "")
-            facts.setdefault("region", m["region"])
-    elif m := _BARE_FUNCTION.search(text):
-        facts.setdefault("function", m["name"] + (f":{m['qualifier']}" if m["qualifier"] else ""))
-    if m := _RDS_HOST.search(text):
-        facts.setdefault("db", m["db"])
-        facts.setdefault("region", m["region"])
+            if re.fullmatch(_REGION, m["region"]):  # not a placeholder (<region>, REGION, ...)
+                facts.setdefault("region", m["region"])
     if "region" not in facts:
         for rx in (_ARN_REGION, _URL_REGION):
             if m := rx.search(text):
@@ -1370,17 +1365,6 @@ def _field_facts(text: str, facts: dict[str, object]) -> None:
         account = m["account"].strip('"')
         if not account.isdigit():  # a placeholder or redaction, not a (possibly short) account number
             facts["principal"] = m["name"] if m["kind"] != "assumed-role" else _assumed_role_name(m.group(0))
-    if m := _LOGS_ACCOUNT.search(text):
-        # Only CloudWatch Logs words it so; the operation is the logs: action.
-        facts.setdefault("action", f"logs:{m['op']}")
-        if re.fullmatch(r"\d{12}", m["account"]):
-            facts.setdefault("account", m["account"])
-    if "action" not in facts and (m := _NOT_AUTHORIZED_ACTION.search(text)):
-        facts["action"] = m["action"]
-    if "resource" not in facts and (m := _WORD_RESOURCE.search(text)):
-        facts["resource"] = m["resource"]
-    if "db_engine" not in facts and _MYSQL_1040.search(text):
-        facts["db_engine"] = "mysql"
 
 
 def _assumed_role_name(matched: str) -> str:

@@ -57,10 +57,11 @@ class Routing:
 
 @dataclass
 class Signals:
-    """One playbook's routing data, read from its `signals:` section."""
+    """One playbook's routing data, read from its `signals:` and `extract:` sections."""
     match: list = field(default_factory=list)     # (compiled, weight, label)
     exclude: list = field(default_factory=list)   # (compiled, reason)
     threshold: float = THRESHOLD
+    extract: list = field(default_factory=list)   # (name, compiled, value template or None), in file order
 
 
 _SIGNALS_CACHE: dict = {}
@@ -103,6 +104,48 @@ def parse_signals(data: Any) -> Signals:
     return out
 
 
+def parse_extract(data: Any, out: Signals) -> Signals:
+    """A playbook's `extract:` section: for each input (or fact) name, rules
+    tried in order; the first that matches gives the value: its `value`
+    template over the named groups ("logs:{op}"), else the group named like
+    the input, else the group `value`, else the whole match."""
+    if not isinstance(data, dict):
+        return out
+    for name, rules in data.items():
+        for rule in rules if isinstance(rules, list) else []:
+            if isinstance(rule, str):
+                rule = {"pattern": rule}
+            if not isinstance(rule, dict) or not isinstance(rule.get("pattern"), str):
+                continue
+            rx = _compiled(rule["pattern"])
+            template = rule.get("value")
+            if rx is not None:
+                out.extract.append((str(name), rx, template if isinstance(template, str) else None))
+    return out
+
+
+def _extracted(sig: Signals, text: str) -> dict:
+    """The values a playbook's `extract:` rules read from the text (first matching rule per name)."""
+    out: dict[str, Any] = {}
+    for name, rx, template in sig.extract:
+        if name in out:
+            continue
+        m = rx.search(text)
+        if not m:
+            continue
+        groups = {k: v for k, v in m.groupdict().items() if v is not None}
+        if template is not None:
+            try:
+                value = template.format(**groups)
+            except (KeyError, IndexError, ValueError):
+                continue
+        else:
+            value = groups.get(name, groups.get("value", m.group(0)))
+        if value not in (None, ""):
+            out[name] = value
+    return out
+
+
 def signals_of(entry) -> Signals:
     """The signals of a catalog entry (its file read once per size and mtime)."""
     path = getattr(entry, "path", None)
@@ -117,6 +160,7 @@ def signals_of(entry) -> Signals:
         try:
             data = yamlsrc.load(path.read_text(encoding="utf-8"), str(path))
             hit = parse_signals(data.get("signals") if isinstance(data, dict) else None)
+            hit = parse_extract(data.get("extract") if isinstance(data, dict) else None, hit)
         except Exception:  # an unreadable playbook routes on its triggers only
             hit = Signals()
         _SIGNALS_CACHE[key] = hit
@@ -179,13 +223,20 @@ def route(text: str, entries: dict) -> Routing:
     alternatives = [{"playbook": s[2].id, "score": s[0], "confidence": round(s[0] / (score + s[0] + 1.0), 2)}
                     for s in above[1:] if s[0] >= CLOSE * score]
     inputs: dict[str, Any] = {}
+    # The playbook's own `extract:` rules, on the paste as errortext normalised it
+    # (JSON unescaped, wrapped lines glued): more specific than the generic facts.
+    for name, value in _extracted(signals_of(entry), parsed.text or text).items():
+        facts[name] = value
+        if name in entry.inputs:
+            spec = entry.inputs[name]
+            inputs[name] = [value] if spec.get("type") == "list" else _typed(value, spec)
     for m in found:
         for name, value in m.groupdict().items():
             if value is None:
                 continue
             if name in entry.inputs:
                 spec = entry.inputs[name]
-                inputs.setdefault(name, [value] if spec.get("type") == "list" else _typed(value, spec))
+                inputs[name] = [value] if spec.get("type") == "list" else _typed(value, spec)
             facts.setdefault(name, _number(value))
     for name, spec in entry.inputs.items():
         if name in inputs:
@@ -195,6 +246,7 @@ def route(text: str, entries: dict) -> Routing:
                 value = facts[fact]
                 inputs[name] = [value] if spec.get("type") == "list" and not isinstance(value, list) else value
                 break
+    inputs = {name: inputs[name] for name in entry.inputs if name in inputs}   # the playbook's order
     missing = [name for name, spec in entry.inputs.items() if spec.get("required") and name not in inputs]
     kinds = ", ".join(sorted(set(labels)))
     reason = f"matched {len(found)} signal(s) of {entry.id} ({kinds}; score {score:g})"

@@ -415,6 +415,30 @@ class _Builder:
                                  if exc.message.startswith("is not") else exc.hint)
                 except (KeyError, TypeError):
                     pass  # the schema reports it
+        ext = d.get("extract") if isinstance(d.get("extract"), dict) else {}
+        for name, rules in ext.items():  # explain's extraction rules, on RE2 too
+            for i, rule in enumerate(rules if isinstance(rules, list) else []):
+                if not isinstance(rule, dict) or not isinstance(rule.get("pattern"), str):
+                    continue  # the schema reports it
+                try:
+                    rx = patterns.compile(rule["pattern"], True, True)
+                except patterns.PatternError as exc:
+                    self.problem(["extract", name, i, "pattern"], f"extract rule {exc.message}",
+                                 "extract rules use Python regex syntax, run on RE2 (no backreferences or lookaround)"
+                                 if exc.message.startswith("is not") else exc.hint)
+                    continue
+                groups = set(getattr(rx, "groupindex", None) or {})
+                template = rule.get("value")
+                if isinstance(template, str):
+                    used = set(re.findall(r"{(\w*)[^{}]*}", template))
+                    if missing := sorted(used - groups):
+                        self.problem(["extract", name, i, "value"],
+                                     f"value template names group(s) {', '.join(missing)} the pattern does not define",
+                                     "name them in the pattern with (?P<name>...)")
+                elif groups and not groups & {name, "value"}:
+                    self.problem(["extract", name, i, "pattern"],
+                                 f"named groups ({', '.join(sorted(groups))}) but none called '{name}' or 'value'",
+                                 f"call the group that holds the value (?P<{name}>...), or give a `value:` template")
         return Playbook(id=d["id"], title=d["title"], summary=d["summary"], path=self.filename, inputs=inputs,
                         steps=steps, checks=checks, triggers=triggers, references=tuple(d.get("references") or ()),
                         origin=origin, raw=d, derive=derive, scan=self.scan(d.get("scan"), inputs),

@@ -1,0 +1,91 @@
+"""A playbook's `extract:` section (issue 13): how explain reads each input
+from a paste is data in the playbook, validated with file:line, in the JSON
+schema, and a user's playbook takes part exactly like a shipped one."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import run_cli
+from triage import catalog
+from triage.explain import route
+
+USER = """\
+id: glue-job-failed
+title: Glue job failed
+summary: A user's own playbook with its own extraction rules.
+signals:
+  match:
+    - {kind: phrase, weight: 4, pattern: 'Glue job run failed'}
+extract:
+  job:
+    - {pattern: 'job (?P<job>[A-Za-z0-9_-]+) run'}
+  run_id:
+    - {pattern: '\\b(?P<id>jr_[0-9a-f]{8,})', value: 'run-{id}'}
+inputs:
+  job:
+    type: string
+    required: true
+    help: The Glue job
+  run_id:
+    type: string
+    help: The run
+steps:
+  runs:
+    call: glue.GetJobRuns
+    params: {JobName: '${inputs.job}'}
+checks:
+  - id: failed
+    severity: low
+    when: "`true`"
+    title: The job failed
+    explanation: The last run of the job failed.
+"""
+
+
+def test_a_user_playbooks_extract_rules_fill_its_inputs(tmp_path):
+    (tmp_path / "glue-job-failed.yaml").write_text(USER, encoding="utf-8")
+    r = route("ERROR Glue job run failed: job orders-etl run jr_0123abcd99 exceeded its timeout",
+              catalog.discover([str(tmp_path)]))
+    assert r.routed_to == "glue-job-failed"
+    assert r.inputs == {"job": "orders-etl", "run_id": "run-jr_0123abcd99"} and r.missing == []
+
+
+def test_shipped_extract_rules_read_what_the_generic_parser_does_not():
+    entries = catalog.discover()
+    r = route('psycopg2.OperationalError: connection to server at "orders-db.abcdefghijkl.eu-west-1.rds.amazonaws.com" '
+              "(10.0.1.12), port 5432 failed: FATAL:  sorry, too many clients already", entries)
+    assert r.routed_to == "rds-connections" and r.inputs["db"] == "orders-db" and r.extracted["region"] == "eu-west-1"
+    r = route("An error occurred (ResourceNotFoundException) when calling the Invoke operation: Function not found: "
+              "hello:live", entries)
+    assert r.routed_to == "lambda-not-found" and r.inputs["function"] == "hello:live"
+
+
+BAD = [
+    ("not RE2", "    - {pattern: 'job (?=x)(?P<job>a)'}", "extract rule uses lookahead (?=...), which RE2 cannot run"),
+    ("template names a missing group", "    - {pattern: 'job (?P<job>a)', value: '{nope}'}",
+     "value template names group(s) nope the pattern does not define"),
+    ("groups but none is the value", "    - {pattern: 'job (?P<other>a)'}", "none called 'job' or 'value'"),
+    ("unknown key", "    - {pattern: 'job (?P<job>a)', group: job}", "unknown key 'group'"),
+]
+
+
+@pytest.mark.parametrize("name,rule,message", BAD, ids=[b[0] for b in BAD])
+def test_validate_reports_extract_problems_with_file_and_line(tmp_path, name, rule, message):
+    text = USER.replace("    - {pattern: 'job (?P<job>[A-Za-z0-9_-]+) run'}", rule)
+    path = tmp_path / "bad.yaml"
+    path.write_text(text, encoding="utf-8")
+    r = run_cli("validate", str(path))
+    assert r.code == 2, r.out
+    line = text.splitlines().index(rule) + 1
+    assert f"{path}:{line}:" in r.out, r.out
+    assert message in r.out, r.out
+
+
+def test_the_schema_describes_extract():
+    r = run_cli("schema")
+    schema = json.loads(r.out)
+    ext = schema["properties"]["extract"]
+    assert ext["additionalProperties"]["items"]["required"] == ["pattern"]
+    assert set(ext["additionalProperties"]["items"]["properties"]) == {"pattern", "value"}
