@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import queue
+import re
 import shlex
 import threading
 import time
@@ -506,21 +507,28 @@ def _evaluate(check: Check, context: dict, outcomes: dict[str, StepOutcome], pla
         return Unchecked(check.id, f"could not evaluate: {exc}{causes} (a playbook bug; run `triage validate {playbook.path}`)")
 
 
+_PLACEHOLDER = re.compile(r"\$[A-Z][A-Z0-9_]*")   # a shell variable the engineer sets: $STREAM_ARN
+
+
 def _command(template: str, context: dict) -> str | None:
     """A fix command. A template that is one `${...}` yielding a list is an
     argv (shell-joined); one yielding null or [] drops the command, so a
-    playbook can offer commands that only apply in some cases. A string
-    the expression itself spells out (`cond && 'aws ... --query X[]'`) is
-    the author's command text, guarded like a template's own text. Anything
-    else it yields is one quoted word: a string built with join() is never
-    pasted into a shell unquoted."""
+    playbook can offer commands that only apply in some cases; in an argv,
+    a word the expression itself spells out as a placeholder ('$STREAM_ARN')
+    is printed "$STREAM_ARN", for the engineer to set (every other word is
+    quoted). A string the expression itself spells out (`cond && 'aws ...
+    --query X[]'`) is the author's command text, guarded like a template's
+    own text. Anything else it yields is one quoted word: a string built
+    with join() is never pasted into a shell unquoted."""
     t = expr.parse_template(template)
     if len(t.parts) == 1 and isinstance(t.parts[0], tuple):
         value = t.render(context)
         if value is None or value == [] or value == "":
             return None
         if isinstance(value, list):
-            return shlex.join(expr.stringify(v) for v in value)
+            literals = expr.string_literals(t.parts[0][1])
+            return " ".join(f'"{w}"' if w in literals and _PLACEHOLDER.fullmatch(w) else shlex.quote(w)
+                            for w in (expr.stringify(v) for v in value))
         if isinstance(value, str) and value in expr.string_literals(t.parts[0][1]):
             return expr.guard_words(value)[0]
         return shlex.quote(expr.stringify(value))

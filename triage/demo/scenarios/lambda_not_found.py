@@ -1,8 +1,13 @@
 """ResourceNotFoundException around Lambda (the cheat sheet's entry): a
 function deployed to another region, a name with the wrong separator, event
-source mappings whose queue or stream was deleted or that are disabled, a
-bucket notifying a function that never existed, a bucket not allowed to
-invoke its function, and a healthy twin with all of it wired correctly."""
+source mappings whose queue, table or Kinesis stream was deleted (or whose
+table was recreated with a new stream) or that are disabled, a bucket
+notifying a function that never existed, a bucket not allowed to invoke its
+function, and a healthy twin with all of it wired correctly.
+
+Where a fix needs a source only a human can name (the queue or stream that
+replaces a deleted one), the scenario seeds that replacement and the case's
+fix_vars name it, as the engineer would."""
 from __future__ import annotations
 
 from . import ACCOUNT, REGION, Case, Seeder, scenario
@@ -23,6 +28,20 @@ def _notify(s: Seeder, bucket: str, function_arn: str) -> None:
         {"Id": f"{bucket}-created", "LambdaFunctionArn": function_arn, "Events": ["s3:ObjectCreated:*"]}]})
 
 
+def _table(s: Seeder, name: str) -> str:
+    """A table with a stream; its stream ARN."""
+    return s.client("dynamodb").create_table(
+        TableName=name, KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"})["TableDescription"]["LatestStreamArn"]
+
+
+def _kinesis(s: Seeder, name: str) -> str:
+    kinesis = s.client("kinesis")
+    kinesis.create_stream(StreamName=name, ShardCount=1)
+    return kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]["StreamARN"]
+
+
 def function_arn(name: str, region: str = REGION) -> str:
     return f"arn:aws:lambda:{region}:{ACCOUNT}:function:{name}"
 
@@ -41,25 +60,45 @@ def lambda_not_found(s: Seeder) -> list[Case]:
     url, arn = _queue_arn(s, "orders-events")
     lam.create_event_source_mapping(FunctionName="orders-consumer", EventSourceArn=arn, BatchSize=10)
     s.client("sqs").delete_queue(QueueUrl=url)
+    _, orders_v2 = _queue_arn(s, "orders-events-v2")        # the queue a human chooses instead
 
     # The DynamoDB table (and so its stream) behind a mapping was deleted.
     s.function("ledger-projector", timeout=30)
     ddb = s.client("dynamodb")
-    table = ddb.create_table(TableName="ledger-entries", KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-                             AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-                             BillingMode="PAY_PER_REQUEST",
-                             StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"})
-    lam.create_event_source_mapping(FunctionName="ledger-projector", EventSourceArn=table["TableDescription"]["LatestStreamArn"],
+    lam.create_event_source_mapping(FunctionName="ledger-projector", EventSourceArn=_table(s, "ledger-entries"),
                                     StartingPosition="LATEST", BatchSize=100)
     ddb.delete_table(TableName="ledger-entries")
+    ledger_v2 = _table(s, "ledger-entries-v2")              # the table a human recreates instead
+
+    # The table behind a mapping was deleted and recreated: same name, a new
+    # stream ARN, and the mapping still on the old one (the old stream reads
+    # as ENABLED in moto; DescribeTable's LatestStreamArn tells).
+    s.function("audit-projector", timeout=30)
+    lam.create_event_source_mapping(FunctionName="audit-projector", EventSourceArn=_table(s, "audit-log"),
+                                    StartingPosition="TRIM_HORIZON", BatchSize=50)
+    ddb.delete_table(TableName="audit-log")
+    _table(s, "audit-log")
+
+    # The Kinesis stream behind a mapping was deleted.
+    s.function("clicks-aggregator", timeout=30)
+    lam.create_event_source_mapping(FunctionName="clicks-aggregator", EventSourceArn=_kinesis(s, "clickstream"),
+                                    StartingPosition="LATEST", BatchSize=200)
+    s.client("kinesis").delete_stream(StreamName="clickstream")
+    clicks_v2 = _kinesis(s, "clickstream-v2")
 
     # A mapping someone disabled; its queue still exists.
     s.function("payments-listener", timeout=30)
     _, arn = _queue_arn(s, "payments-events")
     lam.create_event_source_mapping(FunctionName="payments-listener", EventSourceArn=arn, Enabled=False)
 
-    # A bucket notifies a function that does not exist.
+    # A bucket notifies a function that does not exist (and a queue, which
+    # the fix must keep).
     _notify(s, "uploads-incoming-demo", function_arn("thumbnail-resizer"))
+    _, audit_queue = _queue_arn(s, "uploads-audit")
+    s.client("s3").put_bucket_notification_configuration(Bucket="uploads-incoming-demo", NotificationConfiguration={
+        "LambdaFunctionConfigurations": [{"Id": "uploads-incoming-demo-created", "LambdaFunctionArn":
+                                          function_arn("thumbnail-resizer"), "Events": ["s3:ObjectCreated:*"]}],
+        "QueueConfigurations": [{"Id": "uploads-audit", "QueueArn": audit_queue, "Events": ["s3:ObjectRemoved:*"]}]})
 
     # A bucket notifies a function whose policy does not let S3 invoke it
     # (the only statement is for another bucket).
@@ -82,9 +121,13 @@ def lambda_not_found(s: Seeder) -> list[Case]:
         Case("lambda-not-found", {"function": "checkout_handler"}, ["function-missing"],
              "ResourceNotFoundException: a similar name exists"),
         Case("lambda-not-found", {"function": "orders-consumer"}, ["event-source-missing"],
-             "event source mapping on a deleted SQS queue"),
+             "event source mapping on a deleted SQS queue", fix_vars={"QUEUE_ARN": orders_v2}),
         Case("lambda-not-found", {"function": "ledger-projector"}, ["event-source-missing"],
-             "event source mapping on a deleted DynamoDB stream"),
+             "event source mapping on a deleted DynamoDB stream", fix_vars={"STREAM_ARN": ledger_v2}),
+        Case("lambda-not-found", {"function": "audit-projector"}, ["event-source-missing"],
+             "event source mapping on the old stream of a recreated DynamoDB table"),
+        Case("lambda-not-found", {"function": "clicks-aggregator"}, ["event-source-missing"],
+             "event source mapping on a deleted Kinesis stream", fix_vars={"STREAM_ARN": clicks_v2}),
         Case("lambda-not-found", {"function": "payments-listener"}, ["event-source-mapping-unhealthy"],
              "disabled event source mapping"),
         Case("lambda-not-found", {"function": "thumbnail-resizer", "bucket": "uploads-incoming-demo"},
