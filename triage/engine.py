@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import queue
+import re
 import shlex
 import threading
 import time
@@ -517,11 +518,28 @@ def _command(template: str, context: dict) -> str | None:
         if value is None or value == [] or value == "":
             return None
         if isinstance(value, list):
-            return shlex.join(expr.stringify(v) for v in value)
+            return " ".join(_shell_word(v) for v in value)
         if isinstance(value, str) and value in expr.string_literals(t.parts[0][1]):
             return expr.guard_words(value)[0]
         return shlex.quote(expr.stringify(value))
     return t.render(context, quote=True)
+
+
+_SHELL_VAR = re.compile(r"[A-Z][A-Z0-9_]*")
+
+
+def _shell_word(value: Any) -> str:
+    """One word of an argv fix command, quoted. A word that leaves a value to
+    a human is {"var": "NAME", "prefix": "...", "suffix": "..."} (built by
+    triage/netpath, never read from AWS): it renders as prefix"$NAME"suffix
+    with the fixed parts quoted, so the shell expands the variable and
+    nothing else (a plain '$NAME' string stays a literal, single-quoted)."""
+    if isinstance(value, dict) and set(value) <= {"var", "prefix", "suffix"} \
+            and isinstance(value.get("var"), str) and _SHELL_VAR.fullmatch(value["var"]):
+        fixed = [expr.stringify(value.get(k) or "") for k in ("prefix", "suffix")]
+        return "".join([shlex.quote(fixed[0]) if fixed[0] else "", '"$' + value["var"] + '"',
+                        shlex.quote(fixed[1]) if fixed[1] else ""])
+    return shlex.quote(expr.stringify(value))
 
 
 def _text(template: str, context: dict) -> str:
