@@ -485,6 +485,12 @@ def _evaluate(check: Check, context: dict, outcomes: dict[str, StepOutcome], pla
         return Unchecked(check.id, reason, needs, causes)
     try:
         if not _truthy(expr.search(check.when, context)):
+            if check.undecided:           # it ran, but what it read cannot decide: never healthy
+                why = expr.search(check.undecided, context)
+                if _truthy(why):
+                    reasons = [expr.stringify(w) for w in (why if isinstance(why, list) else [why])]
+                    reason = "could not check: " + "; ".join(dict.fromkeys(reasons))
+                    return Unchecked(check.id, reason, [], [reason])
             return None
         evidence = {}
         for name, e in check.evidence.items():

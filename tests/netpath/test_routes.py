@@ -370,3 +370,13 @@ def test_a_nat_gateway_in_a_private_subnet_gets_a_route_to_the_internet_gateway_
     assert [shell(c) for c in r["routes"]["block"]["commands"]] == [
         'aws ec2 create-route --route-table-id rtb-pub --destination-cidr-block 0.0.0.0/0 '
         '--gateway-id "$INTERNET_GATEWAY_ID"']
+
+
+@cites("tgw")
+def test_the_path_beyond_a_transit_gateway_is_undecided_not_allowed():
+    w, raw = peered(fn_route=False, back_route=False)
+    w.route("vpc-a", "10.9.0.0/16", "tgw-1"), w.route("vpc-b", "10.0.0.0/16", "tgw-1")
+    r = w.evaluate(w.facts(**raw))
+    assert r["routes"]["block"] is None
+    assert len(r["routes"]["undecided"]) == 2 and "beyond transit gateway tgw-1 was not evaluated" in r["routes"]["undecided"][0]
+    assert r["path"]["reachable"] is None and r["path"]["summary"].startswith("inconclusive")

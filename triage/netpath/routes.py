@@ -16,7 +16,7 @@ import json
 from typing import Any
 
 from . import addr
-from .pairs import Pair, pairs
+from .pairs import which_destination, Pair, pairs
 
 _TARGETS = ("GatewayId", "NatGatewayId", "TransitGatewayId", "VpcPeeringConnectionId", "NetworkInterfaceId",
             "InstanceId", "EgressOnlyInternetGatewayId", "LocalGatewayId", "CarrierGatewayId", "CoreNetworkArn")
@@ -112,12 +112,18 @@ def evaluate(net: dict, route_tables: Any, peering: Any = None, nat_gateways: An
     hops: list[dict] = []
     notes: list[str] = []
     blocks: list[dict] = []
+    undecided: list[str] = []
     for pair in pairs(net):
         for hop, block in _evaluate_pair(pair, tables, peering, nats, nat_gateways is not None, notes):
             hops.append({"pair": pair.label, **hop})
             if block:
                 blocks.append({"pair": pair.label, **block})
-    return {"block": _summary(blocks), "hops": hops, "notes": list(dict.fromkeys(notes))}
+            if hop["status"] == "assumed":
+                undecided.append(f"{pair.label}: {hop['text']}")
+    # A hop triage cannot see beyond (a transit gateway's own route tables, an
+    # appliance) is not evaluated: the path is inconclusive there, never healthy.
+    return {"block": _summary(blocks), "hops": hops, "notes": list(dict.fromkeys(notes)),
+            "undecided": list(dict.fromkeys(undecided)) if not blocks else []}
 
 
 def _evaluate_pair(pair: Pair, tables: list, peering: Any, nats: dict, nats_known: bool, notes: list):
@@ -182,8 +188,9 @@ def _private(pair: Pair, table: dict, rtb: str, tables: list, peering: Any, note
         return
     if kind == "transit-gateway":
         yield ({"order": 40, "hop": "route", "status": "assumed",
-                "text": f"{rtb}: {show_route(route)}: the transit gateway's own route tables are not read; "
-                        "this path is assumed to continue"}, None)
+                "text": f"{rtb}: {show_route(route)}: the path beyond transit gateway {target} was not evaluated "
+                        f"(triage does not read transit gateway route tables or attachments), so whether it reaches "
+                        f"{addr.show(pair.dst_range)} is unknown"}, None)
         yield from _return_route(pair, tables, peering, None)
         return
     if kind in ("internet-gateway", "nat-gateway", "egress-only"):
@@ -217,6 +224,11 @@ def _return_route(pair: Pair, tables: list, peering: Any, pcx: str | None):
         elif kind_of(target) == "transit-gateway":
             ok = True
     rtb = f"{table.get('RouteTableId')} ({'explicitly associated' if how == 'explicit' else 'main table'})"
+    if ok and kind_of(target_of(route)) == "transit-gateway":
+        yield ({"order": 85, "hop": "return route", "status": "assumed",
+                "text": f"{rtb} of {pair.dst_subnet['id']}: {show_route(route)}: the reply goes back through transit "
+                        f"gateway {target_of(route)}, whose route tables were not evaluated"}, None)
+        return
     if ok:
         yield ({"order": 85, "hop": "return route", "status": "allowed",
                 "text": f"{rtb} of {pair.dst_subnet['id']}: {show_route(route)} carries the reply back"}, None)
@@ -468,7 +480,7 @@ def _no_route(pair: Pair, table: dict | None, route: dict | None, reason: str, t
             elif src_vpc and rtb:
                 fix += (f" Or reach {dest['name']} privately through a VPC endpoint for {dest['service']}.")
     hop = {"order": 40, "hop": "route", "status": "blocked", "text": text}
-    block = {"reason": reason, "text": text, "route_table": rtb, "subnet": (pair.src_subnet or {}).get("id"),
+    block = {**which_destination(pair), "reason": reason, "text": text, "route_table": rtb, "subnet": (pair.src_subnet or {}).get("id"),
              "destination": dst, "dest_label": pair.dst_label, "source": src["name"], "dest_name": dest["name"],
              "matched_route": show_route(route) if route else "none",
              "routes": [show_route(r) for r in (table or {}).get("Routes") or []], "fix": fix, "commands": commands}
@@ -495,5 +507,6 @@ def _summary(blocks: list[dict]) -> dict | None:
     explanation = (f"{b['text']}. Routing is decided per subnet by its route table "
                    f"(the explicitly associated one, else the VPC's main table), using the most specific route "
                    f"that matches; with no route (or a dead one) the connection hangs until it times out.")
-    return {"title": title, "explanation": explanation, "fix_text": b["fix"], "commands": commands[:3],
+    return {"database": b["database"], "found_in": b["found_in"],
+            "title": title, "explanation": explanation, "fix_text": b["fix"], "commands": commands[:3],
             "evidence": evidence, "count": len(blocks)}
