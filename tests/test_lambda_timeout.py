@@ -25,7 +25,7 @@ def test_json_shape_is_the_documented_api(cli):
     assert code == 1
     assert {"playbook", "inputs", "findings", "unchecked", "calls"} <= set(data)
     assert data["playbook"] == "lambda-timeout"
-    assert data["inputs"] == {"function": "orders-etl", "since": "24h"}
+    assert data["inputs"] == {"function": "orders-etl", "db": None, "since": "24h"}
     f = data["findings"][0]
     assert set(f) == {"check", "severity", "title", "explanation", "evidence", "fix"}
     assert set(f["fix"]) == {"text", "commands"}

@@ -190,6 +190,45 @@ def test_lambda_timeout_reports_the_blocking_hop_to_the_database_in_its_environm
     assert healthy["outcome"] == "healthy"
 
 
+def test_lambda_timeout_checks_every_database_in_the_environment_not_only_the_first(cli):
+    """reports-archive reaches DB_HOST's reports-db; ARCHIVE_URL's archive-db does not admit it."""
+    data = json.loads(cli("lambda-timeout", "--function", "reports-archive", "--output", "json").out)
+    assert checks(data) == ["sg-ingress-blocks", "timeout-too-low"]
+    f = next(f for f in data["findings"] if f["check"] == "sg-ingress-blocks")
+    assert f["evidence"]["found_in"] == "ARCHIVE_URL"
+    assert f["evidence"]["database"] == "archive-db.aaaaaaaaaa.us-east-1.rds.amazonaws.com:5432"
+    assert "connects to archive-db.aaaaaaaaaa.us-east-1.rds.amazonaws.com:5432 (ARCHIVE_URL)" in f["explanation"]
+    assert re.fullmatch(r"aws ec2 authorize-security-group-ingress --group-id sg-\w+ --protocol tcp --port 5432 "
+                        r"--source-group sg-\w+", f["fix"]["commands"][0])
+    assert f["evidence"]["blocked_paths"] and all("archive-db" in p for p in f["evidence"]["blocked_paths"])
+
+
+def test_lambda_timeout_db_names_the_database_to_check(cli):
+    only_reports = json.loads(cli("lambda-timeout", "--function", "reports-archive", "--db", "reports-db",
+                                  "-o", "json").out)
+    assert checks(only_reports) == ["timeout-too-low"] and only_reports["unchecked"] == []
+    other = json.loads(cli("lambda-timeout", "--function", "reports-api", "--db", "archive-db", "-o", "json").out)
+    f = next(f for f in other["findings"] if f["check"] == "sg-ingress-blocks")
+    assert f["evidence"]["found_in"] == "--db" and f["evidence"]["database"] == "archive-db"
+    assert "archive-db" in f["title"]
+
+
+def test_the_path_beyond_a_transit_gateway_is_not_evaluated_so_it_is_inconclusive_never_healthy(cli):
+    code, data = path_of(cli, "--from", "billing-sync", "--to", "warehouse-db")
+    assert (code, data["outcome"], data["findings"]) == (4, "inconclusive", [])
+    [u] = data["unchecked"]
+    assert u["check"] == "no-route" and u["needs"] == []
+    assert re.search(r"could not check: billing-sync in subnet-\w+ \(10\.62\.6\.0/24\) -> warehouse-db in subnet-\w+ "
+                     r"\(10\.63\.1\.0/24\): rtb-\w+ \(explicitly associated\): 10\.63\.0\.0/16 -> tgw-\w+: the path "
+                     r"beyond transit gateway tgw-\w+ was not evaluated", u["reason"]), u["reason"]
+    assert data["path"]["reachable"] is None and data["path"]["summary"].startswith("inconclusive:")
+    text = cli("network-path", "--from", "billing-sync", "--to", "warehouse-db", "--no-color").out
+    assert "Healthy" not in text and re.search(r"\? route +rtb-\w+ .*was not evaluated", text)
+    timeout = json.loads(cli("lambda-timeout", "--function", "billing-sync", "-o", "json").out)
+    assert [u["check"] for u in timeout["unchecked"]] == ["no-route"]
+    assert "no-route" not in checks(timeout) and timeout["outcome"] != "healthy"
+
+
 def test_the_database_password_in_the_environment_is_never_printed(cli):
     outputs = []
     for fmt in ("text", "json", "markdown"):

@@ -488,6 +488,12 @@ def _evaluate(check: Check, context: dict, outcomes: dict[str, StepOutcome], pla
         return Unchecked(check.id, reason, needs, causes)
     try:
         if not _truthy(expr.search(check.when, context)):
+            if check.undecided:           # it ran, but what it read cannot decide: never healthy
+                why = expr.search(check.undecided, context)
+                if _truthy(why):
+                    reasons = [expr.stringify(w) for w in (why if isinstance(why, list) else [why])]
+                    reason = "could not check: " + "; ".join(dict.fromkeys(reasons))
+                    return Unchecked(check.id, reason, [], [reason])
             return None
         evidence = {}
         for name, e in check.evidence.items():
@@ -527,12 +533,30 @@ def _command(template: str, context: dict) -> str | None:
             return None
         if isinstance(value, list):
             literals = expr.string_literals(t.parts[0][1])
-            return " ".join(f'"{w}"' if w in literals and _PLACEHOLDER.fullmatch(w) else shlex.quote(w)
-                            for w in (expr.stringify(v) for v in value))
+            return " ".join(f'"{v}"' if isinstance(v, str) and v in literals and _PLACEHOLDER.fullmatch(v)
+                            else _shell_word(v) for v in value)
         if isinstance(value, str) and value in expr.string_literals(t.parts[0][1]):
             return expr.guard_words(value)[0]
         return shlex.quote(expr.stringify(value))
     return t.render(context, quote=True)
+
+
+_SHELL_VAR = re.compile(r"[A-Z][A-Z0-9_]*")
+
+
+def _shell_word(value: Any) -> str:
+    """One word of an argv fix command, quoted. A word that leaves a value to
+    a human is {"var": "NAME", "prefix": "...", "suffix": "..."} (built by
+    triage/netpath, never read from AWS): it renders as prefix"$NAME"suffix
+    with the fixed parts quoted, so the shell expands the variable and
+    nothing else. A '$NAME' string is a placeholder only when the playbook's
+    expression spells it out (_command); from anywhere else it stays literal."""
+    if isinstance(value, dict) and set(value) <= {"var", "prefix", "suffix"} \
+            and isinstance(value.get("var"), str) and _SHELL_VAR.fullmatch(value["var"]):
+        fixed = [expr.stringify(value.get(k) or "") for k in ("prefix", "suffix")]
+        return "".join([shlex.quote(fixed[0]) if fixed[0] else "", '"$' + value["var"] + '"',
+                        shlex.quote(fixed[1]) if fixed[1] else ""])
+    return shlex.quote(expr.stringify(value))
 
 
 def _text(template: str, context: dict) -> str:

@@ -553,6 +553,11 @@ class TriageFunctions(jfn.Functions):
         from .netpath import env_db
         return env_db(variables)
 
+    @jfn.signature({"types": ["object", "null"]}, {"types": ["string", "null"]})
+    def _func_env_dbs(self, variables, given):
+        from .netpath import env_dbs
+        return env_dbs(variables, given)
+
 
 OPTIONS = jmespath.Options(custom_functions=TriageFunctions())
 FUNCTION_NAMES = frozenset(OPTIONS.custom_functions.FUNCTION_TABLE)

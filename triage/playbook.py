@@ -86,6 +86,7 @@ class Check:
     references: tuple = ()
     needs: frozenset = frozenset()   # steps that decide it (read by `when`)
     uses: frozenset = frozenset()    # every step it reads (evidence, text)
+    undecided: str | None = None     # JMESPath: why it cannot decide (a reason -> unchecked, never healthy)
 
 
 @dataclass(frozen=True)
@@ -593,6 +594,9 @@ class _Builder:
         parts += [(base + ["fix", "commands", j], c, True) for j, c in enumerate(fix.get("commands") or [])]
         when_names = self.read(base + ["when"], spec["when"], known, inputs)
         self.no_item(base + ["when"], spec["when"], "a check")
+        if spec.get("undecided"):
+            when_names |= self.read(base + ["undecided"], spec["undecided"], known, inputs)
+            self.no_item(base + ["undecided"], spec["undecided"], "a check")
         names = set(when_names)
         for path, text, template in parts:
             names |= self.read(path, text, known, inputs, template=template)
@@ -603,7 +607,8 @@ class _Builder:
                      explanation=spec["explanation"], line=yamlsrc.line_of(self.data, base) or 0,
                      evidence=dict(spec.get("evidence") or {}), fix_text=fix.get("text", ""),
                      fix_commands=tuple(fix.get("commands") or ()), references=tuple(spec.get("references") or ()),
-                     needs=self.expand(when_names), uses=self.expand(names))
+                     needs=self.expand(when_names), uses=self.expand(names | when_names),
+                     undecided=spec.get("undecided"))
 
     def check_cycles(self, steps: dict[str, Step]) -> None:
         state: dict[str, int] = {}

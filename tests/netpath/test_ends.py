@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from triage.netpath import env_db, net_ids, net_ref
+from triage.netpath import env_db, env_dbs, net_ids, net_ref
 
 from .docs import cites
 from .world import World, two_tier
@@ -146,3 +146,19 @@ def test_in_the_database_mode_a_function_outside_a_vpc_is_not_evaluated():
     net = w.facts(**raw, mode="db")
     assert not net["applicable"] and net["sources"] == []
     assert w.evaluate(net)["blocks"] == []
+
+
+@cites("rds-vpc")
+def test_every_database_in_the_environment_is_found_once_and_db_replaces_them():
+    env = {"STAGE": "prod", "ARCHIVE_URL": "postgresql://a:pw@archive-db.abc123xyz.us-east-1.rds.amazonaws.com:5432/a",
+           "DB_HOST": "orders-db.abc123xyz.us-east-1.rds.amazonaws.com",
+           "PG_REPLICA": "orders-db.abc123xyz.us-east-1.rds.amazonaws.com",
+           "PROXY": "orders.proxy-abc123xyz.us-east-1.rds.amazonaws.com"}
+    found = env_dbs(env)
+    assert [(d["variable"], d["kind"], d["name"]) for d in found] == [
+        ("DB_HOST", "rds-instance", "orders-db"), ("PROXY", "rds-proxy", "orders"),
+        ("ARCHIVE_URL", "rds-instance", "archive-db")]
+    assert not any("pw" in str(d) for d in found)
+    assert env_dbs(env, "ledger-db") == [{"variable": "--db", "endpoint": "ledger-db", "kind": "db",
+                                          "name": "ledger-db", "port": None}]
+    assert env_dbs(env, "not a db!") == [] and env_dbs(None, None) == []

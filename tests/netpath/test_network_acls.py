@@ -296,3 +296,48 @@ def test_an_unknown_internet_address_is_blocked_only_when_every_address_is_denie
     r = w.evaluate(w.facts(**raw))
     assert r["blocks"] == []
     assert hop(r, "network ACL outbound")[0]["status"] == "ok?"
+
+
+# --- the NAT gateway's own subnet on the way to the internet ------------------------
+def via_nat(nat_entries: list | None) -> tuple:
+    """f in subnet-app (10.0.1.0/24) -> 203.0.113.10:443 through nat-1 in subnet-pub (10.0.9.0/24)."""
+    from .test_routes import internet
+    w, raw = internet()
+    if nat_entries is not None:
+        w.acl("acl-pub", "vpc-a", ["subnet-pub"], nat_entries)
+    return w, raw
+
+
+@cites("nacl-ephemeral")
+def test_the_nat_gateways_subnet_acl_is_evaluated_on_the_way_to_the_internet():
+    w, raw = via_nat(None)
+    r = w.evaluate(w.facts(**raw))
+    assert r["blocks"] == [] and r["path"]["reachable"]
+    assert [h["hop"] for h in r["path"]["paths"][0]["hops"] if "(NAT)" in h["hop"]] == [
+        "network ACL inbound (NAT)", "network ACL outbound (NAT)", "network ACL inbound (NAT)",
+        "network ACL outbound (NAT)"]
+
+
+@cites("nacl-ephemeral")
+def test_a_nat_subnet_acl_without_the_replies_from_the_internet_blocks_them():
+    # in from the VPC and out to 443 allowed; the replies to the NAT gateway's ports 1024-65535 are not
+    w, raw = via_nat([entry(100, False, "allow", "10.0.0.0/16", proto="-1"), entry(100, True, "allow", proto="-1")])
+    r = w.evaluate(w.facts(**raw))
+    assert r["blocks"] == ["nacl-inbound-blocks"]
+    b = r["nacl"]["inbound"]
+    assert b["title"].startswith("Network ACL acl-pub (subnet-pub, NAT gateway nat-1) blocks the inbound return traffic")
+    assert "A NAT gateway uses ports 1024-65535" in b["explanation"]
+    assert b["commands"] == [["aws", "ec2", "create-network-acl-entry", "--network-acl-id", "acl-pub", "--ingress",
+                              "--rule-number", "200", "--protocol", "tcp", "--port-range", "From=1024,To=65535",
+                              "--cidr-block", "203.0.113.10/32", "--rule-action", "allow"]]
+
+
+@cites("nacl-order")
+def test_a_nat_subnet_acl_that_denies_the_request_from_the_private_subnet_blocks_it():
+    w, raw = via_nat([entry(90, False, "deny", "10.0.1.0/24", (443, 443)), entry(100, False, "allow", proto="-1"),
+                      entry(100, True, "allow", proto="-1")])
+    r = w.evaluate(w.facts(**raw))
+    assert r["blocks"] == ["nacl-inbound-blocks"]
+    cmd = r["nacl"]["inbound"]["commands"][0]
+    assert cmd[cmd.index("--rule-number") + 1] == "80" and cmd[cmd.index("--cidr-block") + 1] == "10.0.1.0/24"
+    assert "check why it is there first" in r["nacl"]["inbound"]["fix_text"]

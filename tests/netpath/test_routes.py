@@ -8,6 +8,8 @@ from __future__ import annotations
 from triage.netpath import addr
 from triage.netpath.routes import lookup, table_for, target_of
 
+from triage.engine import _shell_word
+
 from .docs import cites
 from .world import World, hop, perm, two_tier
 
@@ -38,6 +40,11 @@ def internet(*, nat: str | None = "available", public_subnet_igw: bool = True, s
     w.route_table("rtb-pub", "vpc-a", ["subnet-pub"], [("0.0.0.0/0", "igw-1")] if public_subnet_igw else [])
     raw.update({"to": "203.0.113.10:443", "db_instance": None})
     return w, raw
+
+
+def shell(argv: list) -> str:
+    """A fix command as the engine prints it."""
+    return " ".join(_shell_word(w) for w in argv)
 
 
 TABLE = {"Routes": [
@@ -234,8 +241,10 @@ def test_a_function_in_a_vpc_without_a_default_route_cannot_reach_the_internet()
 @cites("lambda-vpc")
 def test_without_any_nat_gateway_the_fix_creates_one():
     w, raw = internet(src_route=None, nat=None)
-    cmds = w.evaluate(w.facts(**raw))["routes"]["block"]["commands"]
-    assert cmds[0][:3] == ["aws", "ec2", "create-nat-gateway"] and cmds[1][-1] == "$NAT_GATEWAY_ID"
+    cmds = [shell(c) for c in w.evaluate(w.facts(**raw))["routes"]["block"]["commands"]]
+    assert cmds == ['aws ec2 create-nat-gateway --subnet-id "$PUBLIC_SUBNET_ID" --allocation-id "$EIP_ALLOCATION_ID"',
+                    'aws ec2 create-route --route-table-id rtb-main-vpc-a --destination-cidr-block 0.0.0.0/0 '
+                    '--nat-gateway-id "$NAT_GATEWAY_ID"']
 
 
 @cites("igw-public-ip")
@@ -244,7 +253,20 @@ def test_an_internet_gateway_route_does_not_help_a_function_without_a_public_add
     r = w.evaluate(w.facts(**raw))
     assert r["blocks"] == ["no-route"]
     assert "no public IP address" in r["routes"]["block"]["explanation"]
-    assert r["routes"]["block"]["commands"][0][1:3] == ["ec2", "replace-route"]     # 0.0.0.0/0 exists: replace it
+    # the public subnet's 0.0.0.0/0 -> igw route serves everything with a public address there: never replaced
+    assert [shell(c) for c in r["routes"]["block"]["commands"]] == [
+        'aws lambda update-function-configuration --function-name orders-api --vpc-config '
+        'SubnetIds="$PRIVATE_SUBNET_IDS",SecurityGroupIds=sg-fn']
+
+
+@cites("igw-public-ip")
+def test_an_instance_without_a_public_address_behind_an_internet_gateway_gets_an_elastic_ip():
+    w, raw = internet(src_route="igw-1")
+    raw.update({"from": "i-0123456789abcdef0", "function": None,
+                "instance": World.instance("i-0123456789abcdef0", "subnet-app", "10.0.1.17", ["sg-fn"])})
+    r = w.evaluate(w.facts(**raw))
+    assert [shell(c) for c in r["routes"]["block"]["commands"]] == [
+        'aws ec2 associate-address --instance-id i-0123456789abcdef0 --allocation-id "$EIP_ALLOCATION_ID"']
 
 
 @cites("igw-public-ip")
@@ -264,7 +286,7 @@ def test_a_function_outside_any_vpc_cannot_reach_a_private_database():
     assert r["blocks"] == ["no-route"]
     cmd = r["routes"]["block"]["commands"][0]
     assert cmd[:5] == ["aws", "lambda", "update-function-configuration", "--function-name", "orders-api"]
-    assert cmd[-1].startswith("SubnetIds=subnet-db")
+    assert shell(cmd).endswith(' --vpc-config SubnetIds=subnet-db,SecurityGroupIds="$SECURITY_GROUP_ID"')
 
 
 @cites("lambda-vpc")
@@ -297,3 +319,64 @@ def test_a_gateway_endpoint_not_associated_with_the_subnets_table_is_not_used():
     assert r["blocks"] == ["no-route"]
     assert r["routes"]["block"]["commands"][0] == ["aws", "ec2", "modify-vpc-endpoint", "--vpc-endpoint-id", "vpce-s3",
                                                    "--add-route-table-ids", "rtb-main-vpc-a"]
+
+
+# --- fixes never replace a route other traffic uses --------------------------------
+@cites("rt-blackhole")
+def test_a_blackhole_route_to_the_peer_is_replaced_not_duplicated():
+    w, raw = peered(fn_route=False)
+    w.route("vpc-a", "10.9.0.0/16", "pcx-gone", state="blackhole")
+    r = w.evaluate(w.facts(**raw))
+    assert r["blocks"] == ["no-route"]
+    assert r["routes"]["block"]["commands"] == [["aws", "ec2", "replace-route", "--route-table-id", "rtb-main-vpc-a",
+                                                 "--destination-cidr-block", "10.9.0.0/16",
+                                                 "--vpc-peering-connection-id", "pcx-ab"]]
+
+
+@cites("rt-longest-prefix")
+def test_an_active_route_for_the_peer_range_elsewhere_is_kept_and_a_more_specific_one_added():
+    w, raw = peered(fn_route=False)
+    w.subnet("subnet-pub", "vpc-a", "10.0.9.0/24"), w.nat("nat-1", "vpc-a", "subnet-pub")
+    w.route("vpc-a", "10.9.0.0/16", "nat-1")          # private-via-internet; the route may serve others
+    r = w.evaluate(w.facts(**raw))
+    assert r["routes"]["block"]["commands"] == [["aws", "ec2", "create-route", "--route-table-id", "rtb-main-vpc-a",
+                                                 "--destination-cidr-block", "10.9.2.0/24",
+                                                 "--vpc-peering-connection-id", "pcx-ab"]]
+
+
+@cites("rt-longest-prefix")
+def test_when_every_candidate_route_is_taken_by_an_active_one_no_command_replaces_it():
+    w, raw = peered(fn_route=False)
+    w.subnet("subnet-pub", "vpc-a", "10.0.9.0/24"), w.nat("nat-1", "vpc-a", "subnet-pub")
+    w.route("vpc-a", "10.9.0.0/16", "nat-1"), w.route("vpc-a", "10.9.2.0/24", "nat-1")
+    r = w.evaluate(w.facts(**raw))
+    assert r["routes"]["block"]["commands"] == []
+    assert "triage prints no command that would replace it" in r["routes"]["block"]["fix_text"]
+
+
+@cites("nat")
+def test_a_route_to_a_deleted_nat_gateway_is_replaced_by_one_to_a_working_nat_gateway():
+    w, raw = internet(nat="deleted")
+    w.nat("nat-2", "vpc-a", "subnet-pub")
+    r = w.evaluate(w.facts(**raw))
+    assert r["routes"]["block"]["commands"] == [["aws", "ec2", "replace-route", "--route-table-id", "rtb-main-vpc-a",
+                                                 "--destination-cidr-block", "0.0.0.0/0", "--nat-gateway-id", "nat-2"]]
+
+
+@cites("nat")
+def test_a_nat_gateway_in_a_private_subnet_gets_a_route_to_the_internet_gateway_in_its_subnets_table():
+    w, raw = internet(public_subnet_igw=False)
+    r = w.evaluate(w.facts(**raw))
+    assert [shell(c) for c in r["routes"]["block"]["commands"]] == [
+        'aws ec2 create-route --route-table-id rtb-pub --destination-cidr-block 0.0.0.0/0 '
+        '--gateway-id "$INTERNET_GATEWAY_ID"']
+
+
+@cites("tgw")
+def test_the_path_beyond_a_transit_gateway_is_undecided_not_allowed():
+    w, raw = peered(fn_route=False, back_route=False)
+    w.route("vpc-a", "10.9.0.0/16", "tgw-1"), w.route("vpc-b", "10.0.0.0/16", "tgw-1")
+    r = w.evaluate(w.facts(**raw))
+    assert r["routes"]["block"] is None
+    assert len(r["routes"]["undecided"]) == 2 and "beyond transit gateway tgw-1 was not evaluated" in r["routes"]["undecided"][0]
+    assert r["path"]["reachable"] is None and r["path"]["summary"].startswith("inconclusive")

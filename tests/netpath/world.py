@@ -176,7 +176,9 @@ class World:
     def evaluate(self, net: dict) -> dict:
         peering = {"VpcPeeringConnections": self.peering}
         sg = net_eval("security-groups", net, {"security_groups": {"SecurityGroups": self.groups}, "peering": peering})
-        nacl = net_eval("network-acls", net, {"network_acls": {"NetworkAcls": self.acls}})
+        nacl = net_eval("network-acls", net, {"network_acls": {"NetworkAcls": self.acls},
+                                              "route_tables": {"RouteTables": self.tables},
+                                              "nat_gateways": {"NatGateways": self.nats}})
         routes = net_eval("routes", net, {"route_tables": {"RouteTables": self.tables}, "peering": peering,
                                           "nat_gateways": {"NatGateways": self.nats}})
         endpoint = net_eval("endpoint-policy", net, {})

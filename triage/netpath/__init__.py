@@ -9,7 +9,7 @@ AWS itself and never creates anything (AWS's Reachability Analyzer
 creates paid analyses).
 
 The playbooks use it through the JMESPath functions registered in
-triage/expr.py: net_ref, net_ids, net_facts, net_eval, env_db.
+triage/expr.py: net_ref, net_ids, net_facts, net_eval, env_db, env_dbs.
 
     addr.py             IPv4 ranges and (address x port) boxes
     refs.py             what --from/--to name; a function's database from its environment; ids for later calls
@@ -23,6 +23,6 @@ triage/expr.py: net_ref, net_ids, net_facts, net_eval, env_db.
 """
 from .facts import net_facts
 from .path import net_eval
-from .refs import env_db, net_ids, net_ref
+from .refs import env_db, env_dbs, net_ids, net_ref
 
-__all__ = ["env_db", "net_eval", "net_facts", "net_ids", "net_ref"]
+__all__ = ["env_db", "env_dbs", "net_eval", "net_facts", "net_ids", "net_ref"]

@@ -16,7 +16,7 @@ import json
 from typing import Any
 
 from . import addr
-from .pairs import Pair, certainty, pairs
+from .pairs import which_destination, Pair, certainty, pairs
 
 DEFAULT_RULE = 32767          # the `*` rule as DescribeNetworkAcls reports it
 
@@ -108,8 +108,49 @@ def _legs(pair: Pair) -> list[dict]:
     return legs
 
 
-def evaluate(net: dict, network_acls: Any) -> dict:
+def _nat_legs(pair: Pair, tables: list, nats: dict) -> list[dict]:
+    """Traffic to the internet through a NAT gateway crosses the NAT gateway's
+    own subnet too: in from the source and out to the destination, and the
+    reply in from the destination (to the NAT gateway's ports 1024-65535) and
+    out to the source (to its ephemeral ports). Its network ACL filters all four
+    (VPC User Guide, "Network ACL rules" example for a NAT gateway)."""
+    from . import routes
+    if pair.src_subnet is None or pair.dst_subnet is not None or not tables:
+        return []
+    table, _ = routes.table_for(pair.src_subnet["id"], pair.src_subnet["vpc"], tables)
+    route = routes.lookup(table, pair.dst_range if pair.dst_exact else addr.ALL_V4) if table else None
+    if route is None or routes.kind_of(routes.target_of(route)) != "nat-gateway":
+        return []
+    nat = nats.get(routes.target_of(route))
+    if not nat or not nat.get("SubnetId"):
+        return []
+    where = {"id": nat["SubnetId"], "vpc": nat.get("VpcId") or pair.src_subnet["vpc"]}
+    owner = f"NAT gateway {nat.get('NatGatewayId')}"
+    port, eph = pair.port, tuple(pair.source["ephemeral"])
+    legs = [{"subnet": where, "egress": True, "peer": pair.dst_range, "peer_exact": pair.dst_exact,
+             "ports": (port, port), "traffic": "request", "check": "nacl-outbound-blocks", "order": 44, "owner": owner},
+            {"subnet": where, "egress": False, "peer": pair.dst_range, "peer_exact": pair.dst_exact,
+             "ports": tuple(EPHEMERAL_NAT), "traffic": "return", "check": "nacl-inbound-blocks", "order": 86,
+             "owner": owner, "ephemeral_source": "A NAT gateway uses ports 1024-65535"}]
+    if nat["SubnetId"] != pair.src_subnet["id"]:       # within one subnet no ACL applies
+        legs += [{"subnet": where, "egress": False, "peer": pair.src_range, "peer_exact": True,
+                  "ports": (port, port), "traffic": "request", "check": "nacl-inbound-blocks", "order": 42,
+                  "owner": owner},
+                 {"subnet": where, "egress": True, "peer": pair.src_range, "peer_exact": True, "ports": eph,
+                  "traffic": "return", "check": "nacl-outbound-blocks", "order": 88, "owner": owner}]
+    return sorted(legs, key=lambda leg: leg["order"])
+
+
+EPHEMERAL_NAT = (1024, 65535)
+
+
+def evaluate(net: dict, network_acls: Any, route_tables: Any = None, nat_gateways: Any = None) -> dict:
+    """Both subnets' ACLs, both directions; with the route tables and NAT
+    gateways, also the ACL of the NAT gateway's subnet on the way to the internet."""
     acls = list((network_acls or {}).get("NetworkAcls") or []) if isinstance(network_acls, dict) else []
+    tables = list((route_tables or {}).get("RouteTables") or []) if isinstance(route_tables, dict) else []
+    nats = {n.get("NatGatewayId"): n for n in ((nat_gateways or {}).get("NatGateways") or [])
+            if isinstance(nat_gateways, dict)}
     hops: list[dict] = []
     notes: list[str] = []
     blocks: dict[str, list[dict]] = {"nacl-outbound-blocks": [], "nacl-inbound-blocks": []}
@@ -121,7 +162,7 @@ def evaluate(net: dict, network_acls: Any) -> dict:
                          "text": f"same subnet {pair.src_subnet['id']}: network ACLs apply only where traffic "
                                  "enters or leaves a subnet"})
             continue
-        for leg in _legs(pair):
+        for leg in _legs(pair) + _nat_legs(pair, tables, nats):
             subnet = leg["subnet"]
             acl = acl_of(subnet["id"], subnet["vpc"], acls)
             direction = "outbound" if leg["egress"] else "inbound"
@@ -143,7 +184,8 @@ def evaluate(net: dict, network_acls: Any) -> dict:
                    (f"denied by {rule}" if status == "blocked" else f"allowed by {show_entry(first[0]) if first else '?'}")
             if status == "caveat":
                 text += " (denied for part of the range: allowed if the destination's address is outside it)"
-            hops.append({"pair": pair.label, "order": leg["order"], "hop": f"network ACL {direction}",
+            hops.append({"pair": pair.label, "order": leg["order"],
+                         "hop": f"network ACL {direction}" + (" (NAT)" if leg.get("owner") else ""),
                          "status": status, "text": text})
             if status == "blocked":
                 blocks[leg["check"]].append(_block(pair, leg, acl, denied))
@@ -167,12 +209,13 @@ def _block(pair: Pair, leg: dict, acl: dict, denied: list) -> dict:
     command = ["aws", "ec2", "create-network-acl-entry", "--network-acl-id", acl.get("NetworkAclId"),
                "--egress" if leg["egress"] else "--ingress", "--rule-number", str(new), "--protocol", "tcp",
                "--port-range", f"From={lo},To={hi}", "--cidr-block", peer_cidr, "--rule-action", "allow"] if new else None
-    return {"pair": pair.label, "acl": acl.get("NetworkAclId"), "subnet": leg["subnet"]["id"],
+    return {"pair": pair.label, **which_destination(pair), "acl": acl.get("NetworkAclId"), "subnet": leg["subnet"]["id"],
             "direction": "outbound" if leg["egress"] else "inbound", "traffic": leg["traffic"],
             "ports": addr.show_ports(leg["ports"]), "peer": peer_cidr, "rule": show_entry(entry),
             "rule_number": number if entry else "*", "rules": rules or ["rule * deny all traffic (the default rule)"],
             "source": pair.source["name"], "dest_name": pair.dest["name"], "port": pair.port,
-            "ephemeral_source": pair.source.get("ephemeral_source"), "new_rule_number": new,
+            "ephemeral_source": leg.get("ephemeral_source") or pair.source.get("ephemeral_source"),
+            "new_rule_number": new, "owner": leg.get("owner"),
             "side": "source" if leg["subnet"] is pair.src_subnet else "destination", "command": command}
 
 
@@ -181,7 +224,7 @@ def _summary(check: str, blocks: list[dict]) -> dict | None:
         return None
     b = blocks[0]
     more = f" (and {len(blocks) - 1} more)" if len(blocks) > 1 else ""
-    owner = b["source"] if b["side"] == "source" else b["dest_name"]
+    owner = b.get("owner") or (b["source"] if b["side"] == "source" else b["dest_name"])
     if b["traffic"] == "return":
         word = "to" if b["direction"] == "outbound" else "from"
         peer_end = b["source"] if b["direction"] == "outbound" else b["dest_name"]
@@ -211,5 +254,6 @@ def _summary(check: str, blocks: list[dict]) -> dict | None:
                 "traffic": "return traffic on ephemeral ports" if b["traffic"] == "return" else "request",
                 "ports": b["ports"], "cidr": b["peer"], "decided_by": b["rule"], "rules": b["rules"],
                 "blocked_paths": [f"{x['pair']}: {x['acl']} {x['direction']} {x['traffic']}" for x in blocks]}
-    return {"title": title, "explanation": explanation, "fix_text": fix, "commands": commands[:3],
+    return {"database": b["database"], "found_in": b["found_in"],
+            "title": title, "explanation": explanation, "fix_text": fix, "commands": commands[:3],
             "evidence": evidence, "count": len(blocks)}

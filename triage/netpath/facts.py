@@ -301,7 +301,9 @@ def net_facts(raw: dict) -> dict:
         notes.append(f"--from {raw.get('from')!s}: not a function, instance (i-...), network interface (eni-...) or subnet")
     out["sources"] = sources
 
-    # --- destination
+    # --- destination(s)
+    if isinstance(raw.get("targets"), list):
+        return _many(out, raw, sources, known, notes)
     target = raw.get("target") if raw.get("target") is not None else raw.get("to")
     dst_ref = net_ref(target, "to", region)
     dest = None
@@ -343,4 +345,50 @@ def net_facts(raw: dict) -> dict:
     out["applicable"] = out["resolved"] and (raw.get("mode") != "db" or any(s["in_vpc"] for s in sources))
     if raw.get("mode") == "db":
         out["sources"] = [s for s in sources if s["in_vpc"]]
+    return out
+
+
+def _answer_for(answers: Any, name: str | None) -> Any:
+    """The answer of a for_each step for one item ({item, result|error})."""
+    for a in answers if isinstance(answers, list) else []:
+        if isinstance(a, dict) and a.get("item") == name:
+            return a.get("result") if isinstance(a.get("result"), dict) else {"error": a.get("error") or {}}
+    return None
+
+
+def _many(out: dict, raw: dict, sources: list, known: dict, notes: list) -> dict:
+    """mode 'db' with `targets` (env_dbs: every database a function's
+    environment names, or --db): one destination per database, each looked
+    up in the for_each answers db_instances, db_clusters, db_proxies and
+    db_subnet_groups (by subnet group name). Every path to every one of
+    them is evaluated; one that is not found is a note."""
+    dests: list[dict] = []
+    for t in raw["targets"]:
+        if not isinstance(t, dict) or not t.get("name"):
+            continue
+        ref = net_ref(t.get("endpoint"), "to") if "." in str(t.get("endpoint") or "") else \
+            {"kind": t.get("kind") or "db", "name": t["name"], "host": None, "port": t.get("port")}
+        ref["kind"] = t.get("kind") or ref.get("kind")
+        cluster = _first(_answer_for(raw.get("db_clusters"), t["name"]), "DBClusters") or {}
+        per = {"db_instance": _answer_for(raw.get("db_instances"), t["name"]),
+               "db_cluster": _answer_for(raw.get("db_clusters"), t["name"]),
+               "db_proxy": _answer_for(raw.get("db_proxies"), t["name"]),
+               "db_subnet_group": _answer_for(raw.get("db_subnet_groups"), cluster.get("DBSubnetGroup"))}
+        dest = _db_destination(ref, per, known, notes)
+        if dest is None:
+            notes.append(f"{t.get('endpoint')} (in {t.get('variable')}) is not a DB instance, cluster or proxy in "
+                         f"{out.get('region')}: the path to it is not evaluated")
+            continue
+        if ref.get("host"):
+            dest["host"] = ref["host"]
+        dest["found_in"] = t.get("variable")
+        dest["endpoint"] = t.get("endpoint")
+        dest["port"] = int(raw.get("port") or t.get("port") or dest.get("port") or 443)
+        dests.append(dest)
+    out["destinations"] = dests
+    out["destination"] = dests[0] if dests else None
+    out["port"] = dests[0]["port"] if dests else None
+    out["resolved"] = bool(sources) and bool(dests)
+    out["applicable"] = out["resolved"] and any(s["in_vpc"] for s in sources)
+    out["sources"] = [s for s in sources if s["in_vpc"]]
     return out

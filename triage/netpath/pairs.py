@@ -58,9 +58,16 @@ class Pair:
 
 
 def pairs(net: dict) -> Iterator[Pair]:
-    dest = net.get("destination")
-    if not dest or not net.get("resolved"):
+    """Every source subnet to every subnet of every destination (a function
+    whose environment names two databases has paths to both)."""
+    if not net.get("resolved"):
         return
+    for dest in net.get("destinations") or [net.get("destination")]:
+        if dest:
+            yield from _pairs_to(net, dest)
+
+
+def _pairs_to(net: dict, dest: dict) -> Iterator[Pair]:
     for src in net.get("sources") or []:
         if not src.get("in_vpc"):
             yield Pair(src, None, addr.ALL_V4, dest, None, tuple(dest.get("range") or addr.ALL_V4))
@@ -92,3 +99,10 @@ def certainty(request: addr.Box, denied: list[addr.Box], addresses_exact: bool) 
             return "caveat"
         reach = max(reach, b)
     return "blocked" if reach >= hi else "caveat"
+
+
+def which_destination(pair: Pair) -> dict:
+    """Which destination a blocking hop is on the way to (a function may name
+    several databases): its endpoint and where it was found (an environment
+    variable, --db)."""
+    return {"database": pair.dest.get("endpoint") or pair.dest.get("host") or pair.dest.get("name"), "found_in": pair.dest.get("found_in")}

@@ -17,7 +17,7 @@ def _empty() -> dict:
 
 def net_eval(hop: str, net: Any, data: Any = None) -> dict:
     """hop: security-groups (data: {security_groups, peering}), network-acls
-    (data: {network_acls}), routes (data: {route_tables, peering, nat_gateways}),
+    (data: {network_acls}, and {route_tables, nat_gateways} to check the NAT gateway's subnet too), routes (data: {route_tables, peering, nat_gateways}),
     endpoint-policy, or path (data: the four results above)."""
     if hop not in HOPS:
         raise ValueError(f"net_eval: unknown hop {hop!r} (one of {', '.join(HOPS)})")
@@ -27,7 +27,7 @@ def net_eval(hop: str, net: Any, data: Any = None) -> dict:
     if hop == "security-groups":
         return security_groups.evaluate(net, data.get("security_groups"), data.get("peering"))
     if hop == "network-acls":
-        return acls.evaluate(net, data.get("network_acls"))
+        return acls.evaluate(net, data.get("network_acls"), data.get("route_tables"), data.get("nat_gateways"))
     if hop == "routes":
         return routes.evaluate(net, data.get("route_tables"), data.get("peering"), data.get("nat_gateways"))
     if hop == "endpoint-policy":
@@ -70,10 +70,10 @@ def path(net: dict, results: dict) -> dict:
         summary = f"{len(blocked)} of {len(paths)} path(s) blocked"
         reachable = False
     else:
-        unknown = sum(1 for h in hops if h["status"] == "skipped")
+        unknown = sum(1 for h in hops if h["status"] in ("skipped", "assumed"))
         summary = (f"reachable: {len(paths)} path(s), every hop allows TCP {net.get('port')}" if not unknown else
-                   f"no hop blocks TCP {net.get('port')} on {len(paths)} path(s), but {unknown} hop(s) could not be "
-                   "evaluated (see the notes)")
-        reachable = True
+                   f"inconclusive: no hop blocks TCP {net.get('port')} on {len(paths)} path(s), but {unknown} hop(s) "
+                   "could not be evaluated (marked ?)")
+        reachable = True if not unknown else None      # unknown: a hop that was not evaluated is not healthy
     return {"reachable": reachable, "summary": summary, "paths": paths,
             "notes": list(dict.fromkeys(n for n in notes if n))}

@@ -128,8 +128,30 @@ def env_db(variables: Any) -> dict | None:
     """The database a function's environment points at: the first value that
     is an RDS instance, cluster or proxy endpoint (possibly inside a URL).
     Returns the variable's name and the endpoint only, never the value."""
+    found = env_dbs(variables)
+    return {k: v for k, v in found[0].items() if k != "port"} if found else None
+
+
+def env_dbs(variables: Any, given: Any = None) -> list[dict]:
+    """Every database a function connects to: the one named with --db
+    (`given`: an identifier or endpoint) if any, else every RDS instance,
+    cluster or proxy endpoint in its environment (possibly inside URLs), each
+    once, variables that look like database settings first. Each is
+    {variable, endpoint, kind, name, port}: never the value itself."""
+    if isinstance(given, str) and given.strip():
+        ref = net_ref(given, "to")
+        if ref["kind"] == "db" and not re.fullmatch(r"[a-z][a-z0-9-]{0,62}", ref["name"] or ""):
+            return []                           # not an RDS identifier
+        if ref["kind"] in ("db", "rds-instance", "rds-cluster", "rds-proxy"):
+            endpoint = ref["host"] or ref["name"]
+            endpoint += f":{ref['port']}" if ref.get("port") else ""
+            return [{"variable": "--db", "endpoint": endpoint, "kind": ref["kind"], "name": ref["name"],
+                     "port": ref.get("port")}]
+        return []
     if not isinstance(variables, dict):
-        return None
+        return []
+    out: list[dict] = []
+    seen: set = set()
     names = sorted(variables, key=lambda k: (not _DB_NAME.search(str(k)), str(k)))
     for name in names:
         value = variables.get(name)
@@ -137,10 +159,12 @@ def env_db(variables: Any) -> dict | None:
             continue
         for candidate in re.findall(r"[A-Za-z0-9.:/@%_+~=-]*\.rds\.amazonaws\.com(?::\d{1,5})?", value):
             ref = net_ref(candidate, "to")
-            if ref["kind"] in ("rds-instance", "rds-cluster", "rds-proxy"):
+            if ref["kind"] in ("rds-instance", "rds-cluster", "rds-proxy") and (ref["kind"], ref["name"]) not in seen:
+                seen.add((ref["kind"], ref["name"]))
                 endpoint = ref["host"] + (f":{ref['port']}" if ref["port"] else "")
-                return {"variable": str(name), "endpoint": endpoint, "kind": ref["kind"], "name": ref["name"]}
-    return None
+                out.append({"variable": str(name), "endpoint": endpoint, "kind": ref["kind"], "name": ref["name"],
+                            "port": ref.get("port")})
+    return out
 
 
 # --- ids from Describe* answers --------------------------------------------

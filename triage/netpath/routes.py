@@ -16,7 +16,7 @@ import json
 from typing import Any
 
 from . import addr
-from .pairs import Pair, pairs
+from .pairs import which_destination, Pair, pairs
 
 _TARGETS = ("GatewayId", "NatGatewayId", "TransitGatewayId", "VpcPeeringConnectionId", "NetworkInterfaceId",
             "InstanceId", "EgressOnlyInternetGatewayId", "LocalGatewayId", "CarrierGatewayId", "CoreNetworkArn")
@@ -112,12 +112,18 @@ def evaluate(net: dict, route_tables: Any, peering: Any = None, nat_gateways: An
     hops: list[dict] = []
     notes: list[str] = []
     blocks: list[dict] = []
+    undecided: list[str] = []
     for pair in pairs(net):
         for hop, block in _evaluate_pair(pair, tables, peering, nats, nat_gateways is not None, notes):
             hops.append({"pair": pair.label, **hop})
             if block:
                 blocks.append({"pair": pair.label, **block})
-    return {"block": _summary(blocks), "hops": hops, "notes": list(dict.fromkeys(notes))}
+            if hop["status"] == "assumed":
+                undecided.append(f"{pair.label}: {hop['text']}")
+    # A hop triage cannot see beyond (a transit gateway's own route tables, an
+    # appliance) is not evaluated: the path is inconclusive there, never healthy.
+    return {"block": _summary(blocks), "hops": hops, "notes": list(dict.fromkeys(notes)),
+            "undecided": list(dict.fromkeys(undecided)) if not blocks else []}
 
 
 def _evaluate_pair(pair: Pair, tables: list, peering: Any, nats: dict, nats_known: bool, notes: list):
@@ -182,8 +188,9 @@ def _private(pair: Pair, table: dict, rtb: str, tables: list, peering: Any, note
         return
     if kind == "transit-gateway":
         yield ({"order": 40, "hop": "route", "status": "assumed",
-                "text": f"{rtb}: {show_route(route)}: the transit gateway's own route tables are not read; "
-                        "this path is assumed to continue"}, None)
+                "text": f"{rtb}: {show_route(route)}: the path beyond transit gateway {target} was not evaluated "
+                        f"(triage does not read transit gateway route tables or attachments), so whether it reaches "
+                        f"{addr.show(pair.dst_range)} is unknown"}, None)
         yield from _return_route(pair, tables, peering, None)
         return
     if kind in ("internet-gateway", "nat-gateway", "egress-only"):
@@ -217,6 +224,11 @@ def _return_route(pair: Pair, tables: list, peering: Any, pcx: str | None):
         elif kind_of(target) == "transit-gateway":
             ok = True
     rtb = f"{table.get('RouteTableId')} ({'explicitly associated' if how == 'explicit' else 'main table'})"
+    if ok and kind_of(target_of(route)) == "transit-gateway":
+        yield ({"order": 85, "hop": "return route", "status": "assumed",
+                "text": f"{rtb} of {pair.dst_subnet['id']}: {show_route(route)}: the reply goes back through transit "
+                        f"gateway {target_of(route)}, whose route tables were not evaluated"}, None)
+        return
     if ok:
         yield ({"order": 85, "hop": "return route", "status": "allowed",
                 "text": f"{rtb} of {pair.dst_subnet['id']}: {show_route(route)} carries the reply back"}, None)
@@ -309,6 +321,35 @@ def _peer_cidr(link: dict, vpc: str | None) -> str | None:
     return None
 
 
+_NO_FREE_ROUTE = (" {rtb} already has an active route for {cidrs} that other traffic may use: triage prints no "
+                  "command that would replace it; decide which route to change.")
+
+
+def var(name: str, *, prefix: str = "", suffix: str = "") -> dict:
+    """A word of a fix command that leaves a value to a human: rendered as
+    prefix"$NAME"suffix (engine._shell_word), the fixed parts quoted."""
+    return {"var": name, "prefix": prefix, "suffix": suffix}
+
+
+def route_command(table: dict | None, cidrs: list[str], flag: str, target: Any,
+                  dead_targets: set | frozenset = frozenset()) -> tuple[list | None, str | None]:
+    """(the command that routes the first of `cidrs` the table can take, that CIDR):
+    create-route where the table has no route for it, replace-route only over
+    a dead one (a blackhole, or a target in `dead_targets`); an active route is
+    never replaced (other traffic may use it), so with none free: (None, None)."""
+    if table is None:
+        return None, None
+    routes = {r.get("DestinationCidrBlock"): r for r in table.get("Routes") or [] if r.get("DestinationCidrBlock")}
+    for c in dict.fromkeys(cidrs):
+        r = routes.get(c)
+        if r is not None and (r.get("State") or "active").lower() != "blackhole" and target_of(r) not in dead_targets:
+            continue
+        verb = "create-route" if r is None else "replace-route"
+        return ["aws", "ec2", verb, "--route-table-id", table.get("RouteTableId"), "--destination-cidr-block", c,
+                flag, target], c
+    return None, None
+
+
 def _no_route(pair: Pair, table: dict | None, route: dict | None, reason: str, tables: list, peering: Any,
               p: dict | None = None, pcx_hint: str | None = None, nats: dict | None = None, nat: dict | None = None):
     src, dest = pair.source, pair.dest
@@ -324,17 +365,21 @@ def _no_route(pair: Pair, table: dict | None, route: dict | None, reason: str, t
         rtb=rtb, dst=dst, target=target, src_vpc=src_vpc, dst_vpc=dst_vpc, src_name=src["name"],
         dst_name=dest["name"], status=((p or {}).get("Status") or {}).get("Code") or (nat or {}).get("State") or "?",
         peer_ends=" <-> ".join(sorted(x for x in _ends(p) if x)) if p else "?", nat_subnet=(nat or {}).get("SubnetId"))
-    commands: list[list[str]] = []
+    commands: list[list] = []
     fix = ""
-    existing = route is not None and route.get("DestinationCidrBlock") == dst
-    verb = "replace-route" if existing else "create-route"
     if reason == "not-in-vpc":
-        subnets = ",".join(s["id"] for s in dest.get("subnets") or []) or "$SUBNET_IDS"
+        subnets = ",".join(s["id"] for s in dest.get("subnets") or [])
         fix = (f"Attach {src['name']} to {dst_vpc or 'the database VPC'}: subnets that can reach {dest['name']} and a "
                f"security group that {dest['name']}'s security group admits.")
         if src.get("kind") == "function":
+            if subnets:
+                config = var("SECURITY_GROUP_ID", prefix=f"SubnetIds={subnets},SecurityGroupIds=")
+                fix += " SECURITY_GROUP_ID: that security group's id."
+            else:
+                config = var("VPC_CONFIG")
+                fix += " VPC_CONFIG: SubnetIds=subnet-...,SecurityGroupIds=sg-..."
             commands.append(["aws", "lambda", "update-function-configuration", "--function-name", src["name"],
-                             "--vpc-config", f"SubnetIds={subnets},SecurityGroupIds=$SECURITY_GROUP_ID"])
+                             "--vpc-config", config])
     elif reason in ("no-route", "blackhole", "peering-other-vpc", "private-via-internet", "local-other-vpc",
                     "no-return-route", "peering-inactive"):
         link = peering_between(peering, src_vpc, dst_vpc) if src_vpc and dst_vpc else None
@@ -349,44 +394,82 @@ def _no_route(pair: Pair, table: dict | None, route: dict | None, reason: str, t
             fix = "The two VPCs' address ranges overlap; they cannot be routed to each other. Re-address one of them."
         elif link is not None and rtb:
             whole = _peer_cidr(link, dst_vpc) or dst          # the peer VPC's range: one route for all its subnets
-            fix = (f"Route {whole} through the peering connection {link.get('VpcPeeringConnectionId')} "
+            command, used = route_command(table, [whole, dst], "--vpc-peering-connection-id",
+                                          link.get("VpcPeeringConnectionId"))
+            fix = (f"Route {used or whole} through the peering connection {link.get('VpcPeeringConnectionId')} "
                    f"({' <-> '.join(sorted(x for x in _ends(link) if x))}) in {rtb}.")
             if not _active(link):
                 fix += " The connection is not active yet: accept it too."
-            commands.append(["aws", "ec2", verb if whole == dst else "create-route", "--route-table-id", rtb,
-                             "--destination-cidr-block", whole, "--vpc-peering-connection-id",
-                             link.get("VpcPeeringConnectionId")])
+            if command:
+                commands.append(command)
+            else:
+                fix += _NO_FREE_ROUTE.format(rtb=rtb, cidrs=" and ".join(dict.fromkeys([whole, dst])))
         elif tgw and rtb:
+            command, used = route_command(table, [dst], "--transit-gateway-id", tgw)
             fix = (f"Route {dst} to transit gateway {tgw} in {rtb} (and make sure the transit gateway's route "
                    f"table has a route to {dst_vpc}).")
-            commands.append(["aws", "ec2", verb, "--route-table-id", rtb, "--destination-cidr-block", dst,
-                             "--transit-gateway-id", tgw])
+            if command:
+                commands.append(command)
+            else:
+                fix += _NO_FREE_ROUTE.format(rtb=rtb, cidrs=dst)
         else:
             fix = (f"Nothing connects {src_vpc} and {dst_vpc}: create a peering connection (or attach both to a "
                    f"transit gateway), then add a route for {dst} in {rtb} and one back in the destination's table.")
             if src_vpc and dst_vpc:
                 commands.append(["aws", "ec2", "create-vpc-peering-connection", "--vpc-id", src_vpc, "--peer-vpc-id", dst_vpc])
+    elif reason == "igw-without-public-ip":
+        # The subnet is public: its 0.0.0.0/0 -> internet gateway route serves whatever has a public
+        # address there, so it is never replaced. The source moves, or gets a public address.
+        if src.get("kind") == "function":
+            fix = (f"Lambda functions never get a public address: attach {src['name']} to private subnets whose route "
+                   f"table sends 0.0.0.0/0 to a NAT gateway (PRIVATE_SUBNET_IDS, comma-separated), keeping its "
+                   f"security groups. The public subnet's internet gateway route stays as it is.")
+            groups = ",".join(src.get("groups") or [])
+            commands.append(["aws", "lambda", "update-function-configuration", "--function-name", src["name"],
+                             "--vpc-config", var("PRIVATE_SUBNET_IDS", prefix="SubnetIds=",
+                                                 suffix=f",SecurityGroupIds={groups}" if groups else "")])
+        elif src.get("kind") == "instance":
+            fix = (f"Give {src['name']} a public address (an Elastic IP), or move it to a private subnet whose route "
+                   f"table sends 0.0.0.0/0 to a NAT gateway. The subnet's internet gateway route stays as it is.")
+            commands.append(["aws", "ec2", "associate-address", "--instance-id", src["name"], "--allocation-id",
+                             var("EIP_ALLOCATION_ID")])
+        else:
+            fix = (f"{src['name']} has no public address: move it to a private subnet whose route table sends "
+                   f"0.0.0.0/0 to a NAT gateway, or give it an Elastic IP. The internet gateway route stays as it is.")
+    elif reason == "nat-without-igw" and nat:
+        nat_table, _ = table_for(nat.get("SubnetId"), nat.get("VpcId"), tables)
+        fix = (f"Put the NAT gateway in a public subnet: {nat.get('SubnetId')}'s route table needs 0.0.0.0/0 "
+               f"-> the VPC's internet gateway (INTERNET_GATEWAY_ID).")
+        command, _ = route_command(nat_table, ["0.0.0.0/0"], "--gateway-id", var("INTERNET_GATEWAY_ID"))
+        if command:
+            commands.append(command)
+        elif nat_table is not None:
+            fix += _NO_FREE_ROUTE.format(rtb=nat_table.get("RouteTableId"), cidrs="0.0.0.0/0")
     else:                                                          # the internet, a public AWS endpoint
         in_vpc = [n for n in (nats or {}).values() if n.get("VpcId") == src_vpc
                   and (n.get("State") or "").lower() == "available" and n.get("NatGatewayId") != target]
-        verb = "replace-route" if any(r.get("DestinationCidrBlock") == "0.0.0.0/0"
-                                      for r in (table or {}).get("Routes") or []) else "create-route"
+        dead = {target} if reason == "nat-unavailable" and target else set()
         if in_vpc and rtb:
             natid = in_vpc[0].get("NatGatewayId")
+            command, _ = route_command(table, ["0.0.0.0/0"], "--nat-gateway-id", natid, dead_targets=dead)
             fix = f"Send 0.0.0.0/0 from {rtb} to the NAT gateway {natid}."
-            commands.append(["aws", "ec2", verb, "--route-table-id", rtb, "--destination-cidr-block", "0.0.0.0/0",
-                             "--nat-gateway-id", natid])
+            if command:
+                commands.append(command)
+            else:
+                fix += _NO_FREE_ROUTE.format(rtb=rtb, cidrs="0.0.0.0/0")
         elif rtb:
             fix = (f"Give {pair.src_subnet['id'] if pair.src_subnet else 'the subnet'} a route to a NAT gateway in a "
-                   f"public subnet (a subnet whose route table sends 0.0.0.0/0 to an internet gateway).")
-            if reason == "nat-without-igw" and nat:
-                fix = (f"Put the NAT gateway in a public subnet: {nat.get('SubnetId')}'s route table needs 0.0.0.0/0 "
-                       f"-> the VPC's internet gateway.")
+                   f"public subnet (a subnet whose route table sends 0.0.0.0/0 to an internet gateway): create one "
+                   f"in PUBLIC_SUBNET_ID with the Elastic IP EIP_ALLOCATION_ID, then route to it (NAT_GATEWAY_ID, "
+                   f"the id the first command prints).")
+            command, _ = route_command(table, ["0.0.0.0/0"], "--nat-gateway-id", var("NAT_GATEWAY_ID"),
+                                       dead_targets=dead)
+            commands.append(["aws", "ec2", "create-nat-gateway", "--subnet-id", var("PUBLIC_SUBNET_ID"),
+                             "--allocation-id", var("EIP_ALLOCATION_ID")])
+            if command:
+                commands.append(command)
             else:
-                commands.append(["aws", "ec2", "create-nat-gateway", "--subnet-id", "$PUBLIC_SUBNET_ID",
-                                 "--allocation-id", "$EIP_ALLOCATION_ID"])
-                commands.append(["aws", "ec2", verb, "--route-table-id", rtb, "--destination-cidr-block", "0.0.0.0/0",
-                                 "--nat-gateway-id", "$NAT_GATEWAY_ID"])
+                fix += _NO_FREE_ROUTE.format(rtb=rtb, cidrs="0.0.0.0/0")
         endpoint = dest.get("endpoint") or {}
         if dest.get("kind") == "service":
             if endpoint.get("type") == "Gateway" and rtb:
@@ -397,7 +480,7 @@ def _no_route(pair: Pair, table: dict | None, route: dict | None, reason: str, t
             elif src_vpc and rtb:
                 fix += (f" Or reach {dest['name']} privately through a VPC endpoint for {dest['service']}.")
     hop = {"order": 40, "hop": "route", "status": "blocked", "text": text}
-    block = {"reason": reason, "text": text, "route_table": rtb, "subnet": (pair.src_subnet or {}).get("id"),
+    block = {**which_destination(pair), "reason": reason, "text": text, "route_table": rtb, "subnet": (pair.src_subnet or {}).get("id"),
              "destination": dst, "dest_label": pair.dst_label, "source": src["name"], "dest_name": dest["name"],
              "matched_route": show_route(route) if route else "none",
              "routes": [show_route(r) for r in (table or {}).get("Routes") or []], "fix": fix, "commands": commands}
@@ -424,5 +507,6 @@ def _summary(blocks: list[dict]) -> dict | None:
     explanation = (f"{b['text']}. Routing is decided per subnet by its route table "
                    f"(the explicitly associated one, else the VPC's main table), using the most specific route "
                    f"that matches; with no route (or a dead one) the connection hangs until it times out.")
-    return {"title": title, "explanation": explanation, "fix_text": b["fix"], "commands": commands[:3],
+    return {"database": b["database"], "found_in": b["found_in"],
+            "title": title, "explanation": explanation, "fix_text": b["fix"], "commands": commands[:3],
             "evidence": evidence, "count": len(blocks)}

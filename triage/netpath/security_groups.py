@@ -13,7 +13,7 @@ import json
 from typing import Any
 
 from . import addr
-from .pairs import Pair, certainty, pairs
+from .pairs import which_destination, Pair, certainty, pairs
 
 TCP = ("-1", "tcp", "6", "all")
 
@@ -193,7 +193,7 @@ def _egress_block(pair: Pair, groups: list[dict], ref_ok: bool, via_pl: str | No
         peer_kind, peer = "cidr", addr.show(pair.dst_range)
     group = pair.source["groups"][0]
     rules = [line for g in groups for r in g.get("IpPermissionsEgress") or [] for line in show_rule(g.get("GroupId"), r, "egress")]
-    return {"pair": pair.label, "source": pair.source["name"], "subnet": pair.src_subnet["id"],
+    return {"pair": pair.label, **which_destination(pair), "source": pair.source["name"], "subnet": pair.src_subnet["id"],
             "security_groups": pair.source["groups"], "group": group, "port": port, "destination": pair.dst_label,
             "dest_name": dest["name"], "peer": peer, "peer_kind": peer_kind, "rules": rules or ["(no outbound rules)"],
             "missing": f"{group} egress tcp {port} to {peer}",
@@ -209,7 +209,7 @@ def _ingress_block(pair: Pair, groups: list[dict], ref_ok: bool, left: list) -> 
     else:
         peer, flag = addr.show(pair.src_range), "--cidr"
     rules = [line for g in groups for r in g.get("IpPermissions") or [] for line in show_rule(g.get("GroupId"), r, "ingress")]
-    return {"pair": pair.label, "source": src["name"], "subnet": pair.src_subnet["id"],
+    return {"pair": pair.label, **which_destination(pair), "source": src["name"], "subnet": pair.src_subnet["id"],
             "security_groups": dest["groups"], "group": group, "port": port, "destination": pair.dst_label,
             "dest_name": dest["name"], "peer": peer, "peer_kind": "group" if flag == "--source-group" else "cidr",
             "rules": rules or ["(no inbound rules)"], "missing": f"{group} ingress tcp {port} from {peer}",
@@ -249,5 +249,6 @@ def _summary(check: str, blocks: list[dict]) -> dict | None:
         fix = f"Admit exactly this: inbound TCP {b['port']} to {b['group']} from {peer}."
         evidence = {"security_groups": b["security_groups"], "port": b["port"], "source": b["pair"].split(" -> ")[0],
                     "inbound_rules": b["rules"], "missing_rule": b["missing"], "blocked_paths": [x["pair"] for x in blocks]}
-    return {"title": title, "explanation": explanation, "fix_text": fix, "commands": commands[:3],
+    return {"database": b["database"], "found_in": b["found_in"],
+            "title": title, "explanation": explanation, "fix_text": fix, "commands": commands[:3],
             "evidence": evidence, "count": len(blocks)}
