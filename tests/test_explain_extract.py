@@ -88,4 +88,4 @@ def test_the_schema_describes_extract():
     schema = json.loads(r.out)
     ext = schema["properties"]["extract"]
     assert ext["additionalProperties"]["items"]["required"] == ["pattern"]
-    assert set(ext["additionalProperties"]["items"]["properties"]) == {"pattern", "value"}
+    assert set(ext["additionalProperties"]["items"]["properties"]) == {"pattern", "value", "type"}
