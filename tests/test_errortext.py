@@ -1,4 +1,6 @@
-"""Tests for triage.errortext: real error texts in, kind and facts out."""
+"""Tests for reading pasted errors (triage.errortext's generic engine plus the
+playbooks' `signals:` and `extract:` data): real error texts in, the playbook
+`explain` routes to and the facts it extracts out, through triage.explain.route."""
 
 from __future__ import annotations
 
@@ -9,15 +11,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from triage.errortext import (
-    ACCESS_DENIED,
-    DB_TOO_MANY_CONNECTIONS,
-    LAMBDA_TIMEOUT,
-    RESOURCE_NOT_FOUND,
-    ParsedError,
-    parse_error,
-    role_from_assumed_role_arn,
-)
+from triage import catalog
+from triage.errortext import ParsedError, parse_error, role_from_assumed_role_arn
+from triage.explain import Routing, route
+
+# The playbook each family of messages routes to.
+ACCESS_DENIED = "access-denied"
+LAMBDA_TIMEOUT = "lambda-timeout"
+RESOURCE_NOT_FOUND = "lambda-not-found"
+DB_TOO_MANY_CONNECTIONS = "rds-connections"
+PLAYBOOKS = catalog.discover()
 
 ACCOUNT = "123456789012"
 ALICE = f"arn:aws:iam::{ACCOUNT}:user/alice"
@@ -31,12 +34,12 @@ ENCODED = (
 )
 
 
-def check(text: str, kind: str | None, **facts: object) -> ParsedError:
-    """Parse, assert the kind and that every given fact has the given value."""
-    result = parse_error(text)
-    assert result.kind == kind, (result.kind, result.facts, result.notes)
+def check(text: str, playbook: str | None, **facts: object) -> Routing:
+    """Route, assert the playbook and that every given fact has the given value."""
+    result = route(text, PLAYBOOKS)
+    assert result.routed_to == playbook, (result.routed_to, result.reason, result.extracted, result.notes)
     for key, value in facts.items():
-        assert result.facts.get(key) == value, (key, result.facts)
+        assert result.extracted.get(key) == value, (key, result.extracted)
     return result
 
 
@@ -72,8 +75,8 @@ def test_implicit_deny_for_each_policy_type(wording: str, normalised: str) -> No
         policy_type=normalised,
         deny_kind="implicit",
     )
-    assert "principal_role" not in result.facts  # an IAM user has no role
-    assert "policy_arn" not in result.facts
+    assert "principal_role" not in result.extracted  # an IAM user has no role
+    assert "policy_arn" not in result.extracted
 
 
 # ---------------------------------------------------------------------------
@@ -107,7 +110,7 @@ def test_explicit_deny(tail: str, policy_type: str, policy_arn: str | None) -> N
         f"arn:aws:s3:::orders-exports/2024/05/01.csv {tail}"
     )
     result = check(text, ACCESS_DENIED, deny_kind="explicit", policy_type=policy_type, action="s3:PutObject")
-    assert result.facts.get("policy_arn") == policy_arn
+    assert result.extracted.get("policy_arn") == policy_arn
     assert any("explicit Deny" in note for note in result.notes)
 
 
@@ -132,7 +135,7 @@ def test_no_resource_assumed_role() -> None:
         policy_type="identity-based policy",
         deny_kind="implicit",
     )
-    assert "resource" not in result.facts
+    assert "resource" not in result.extracted
     # Session ARNs drop the role path; the note says how to check.
     assert any("path" in note and "get-role --role-name OrdersRole" in note for note in result.notes)
 
@@ -188,7 +191,7 @@ def test_s3_quoted_resource() -> None:
 )
 def test_bare_access_denied(text: str) -> None:
     result = check(text, ACCESS_DENIED)
-    assert "principal" not in result.facts and "action" not in result.facts
+    assert "principal" not in result.extracted and "action" not in result.extracted
     assert any("CloudTrail" in note for note in result.notes)
 
 
@@ -350,7 +353,7 @@ def test_ec2_older_form_only_encoded_message_wrapped_by_terminal() -> None:
         action="ec2:RunInstances",  # only EC2 says UnauthorizedOperation
         encoded_message=ENCODED,
     )
-    assert "principal" not in result.facts
+    assert "principal" not in result.extracted
 
 
 # ---------------------------------------------------------------------------
@@ -369,8 +372,8 @@ def test_ec2_older_form_only_encoded_message_wrapped_by_terminal() -> None:
 )
 def test_lambda_task_timed_out(text: str, timeout_s: float) -> None:
     result = check(text, LAMBDA_TIMEOUT)
-    assert result.facts["timeout_s"] == pytest.approx(timeout_s)
-    assert isinstance(result.facts["timeout_s"], float)
+    assert result.extracted["timeout_s"] == pytest.approx(timeout_s)
+    assert isinstance(result.extracted["timeout_s"], float)
 
 
 def test_lambda_timeout_log_line_request_id_and_default_timeout_note() -> None:
@@ -413,7 +416,7 @@ def test_lambda_report_line_status_timeout() -> None:
         "Memory Size: 512 MB\tMax Memory Used: 187 MB\tStatus: timeout"
     )
     result = check(text, LAMBDA_TIMEOUT, request_id="1a2b3c4d-5e6f-7a8b-9c0d-1e2f3a4b5c6d")
-    assert "timeout_s" not in result.facts  # the REPORT line does not state the configured timeout
+    assert "timeout_s" not in result.extracted  # the REPORT line does not state the configured timeout
     assert any("30000.00 ms" in note for note in result.notes)
 
 
@@ -466,7 +469,9 @@ def test_dynamodb_table_not_found() -> None:
         "botocore.errorfactory.ResourceNotFoundException: An error occurred (ResourceNotFoundException) when "
         "calling the GetItem operation: Requested resource not found: Table: Orders not found"
     )
-    check(text, RESOURCE_NOT_FOUND, resource_type="dynamodb:table", resource="Orders", action="dynamodb:GetItem")
+    # No playbook diagnoses a missing table, and lambda-not-found rules it out by name.
+    result = check(text, None)
+    assert "DynamoDB table" in result.reason
 
 
 def test_s3_no_such_key_xml() -> None:
@@ -474,12 +479,14 @@ def test_s3_no_such_key_xml() -> None:
         "<Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message>"
         "<Key>2024/05/01.csv</Key><RequestId>9F2C1B7E3A5D4C60</RequestId></Error>"
     )
-    check(text, RESOURCE_NOT_FOUND, error_code="NoSuchKey", resource_type="s3:object", request_id="9F2C1B7E3A5D4C60")
+    # No playbook diagnoses a missing S3 key: the generic facts remain.
+    check(text, None, error_code="NoSuchKey", request_id="9F2C1B7E3A5D4C60")
 
 
 def test_head_object_404() -> None:
     text = "An error occurred (404) when calling the HeadObject operation: Not Found"
-    check(text, RESOURCE_NOT_FOUND, error_code="404", resource_type="s3:object", action="s3:GetObject")
+    # No playbook diagnoses a missing S3 object: the generic facts remain.
+    check(text, None, error_code="404", operation="HeadObject", action="s3:GetObject")
 
 
 # ---------------------------------------------------------------------------
@@ -515,7 +522,7 @@ def test_db_too_many_connections(text: str, engine: str) -> None:
 
 def test_db_rds_proxy_postgres_without_engine_evidence() -> None:
     result = check("Timed-out waiting to acquire database connection.", DB_TOO_MANY_CONNECTIONS)
-    assert "db_engine" not in result.facts
+    assert "db_engine" not in result.extracted
     assert any("RDS Proxy" in note for note in result.notes)
 
 
@@ -552,14 +559,14 @@ NOT_AWS = {
 
 @pytest.mark.parametrize("text", NOT_AWS.values(), ids=NOT_AWS.keys())
 def test_not_recognised(text: str) -> None:
-    result = parse_error(text)
-    assert result.kind is None, (result.facts, result.notes)
-    assert result.facts == {}
+    result = route(text, PLAYBOOKS)
+    assert result.routed_to is None, (result.extracted, result.notes)
+    assert result.extracted == {}
 
 
 def test_foreign_errors_get_a_hint() -> None:
-    assert any("Kubernetes" in note for note in parse_error(NOT_AWS["kubernetes"]).notes)
-    assert any("MySQL" in note for note in parse_error(NOT_AWS["mysql-1045"]).notes)
+    assert any("Kubernetes" in note for note in route(NOT_AWS["kubernetes"], PLAYBOOKS).notes)
+    assert any("MySQL" in note for note in route(NOT_AWS["mysql-1045"], PLAYBOOKS).notes)
 
 
 def test_unrecognised_aws_error_still_gives_wrapper_facts() -> None:
@@ -568,7 +575,7 @@ def test_unrecognised_aws_error_still_gives_wrapper_facts() -> None:
         "Rate exceeded"
     )
     result = check(text, None, error_code="ThrottlingException", operation="PutItem")
-    assert "action" not in result.facts  # PutItem alone does not say which service
+    assert "action" not in result.extracted  # PutItem alone does not say which service
 
 
 # ---------------------------------------------------------------------------
@@ -736,7 +743,7 @@ def test_kms_ciphertext_message() -> None:
         "access, or a resource-based policy explicitly denies access"
     )
     result = check(text, ACCESS_DENIED, action="kms:Decrypt", operation="Decrypt")
-    assert "resource" not in result.facts
+    assert "resource" not in result.extracted
     assert any("ciphertext" in note for note in result.notes)
 
 
@@ -804,12 +811,12 @@ def test_fuzz_arbitrary_text_never_raises(text: str) -> None:
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.sampled_from(FRAGMENTS) | st.text(max_size=5), max_size=40).map("".join))
 def test_fuzz_message_fragments_never_raise(text: str) -> None:
-    result = parse_error(text)
-    assert result.kind in (None, ACCESS_DENIED, LAMBDA_TIMEOUT, RESOURCE_NOT_FOUND, DB_TOO_MANY_CONNECTIONS)
-    assert not any("internal error" in note for note in result.notes)
-    assert all(isinstance(key, str) for key in result.facts)
-    if "timeout_s" in result.facts:
-        assert isinstance(result.facts["timeout_s"], float)
+    assert not any("internal error" in note for note in parse_error(text).notes)
+    result = route(text, PLAYBOOKS)
+    assert result.routed_to in (None, ACCESS_DENIED, LAMBDA_TIMEOUT, RESOURCE_NOT_FOUND, DB_TOO_MANY_CONNECTIONS)
+    assert all(isinstance(key, str) for key in result.extracted)
+    if "timeout_s" in result.extracted:
+        assert isinstance(result.extracted["timeout_s"], float)
 
 
 @pytest.mark.parametrize("value", [None, b"Access Denied", b"\xff\xfe\x00", 42])

@@ -88,4 +88,39 @@ def test_the_schema_describes_extract():
     schema = json.loads(r.out)
     ext = schema["properties"]["extract"]
     assert ext["additionalProperties"]["items"]["required"] == ["pattern"]
-    assert set(ext["additionalProperties"]["items"]["properties"]) == {"pattern", "value"}
+    assert set(ext["additionalProperties"]["items"]["properties"]) == {"pattern", "value", "type"}
+
+
+def test_validate_checks_errortext_data_with_file_and_line(tmp_path):
+    from triage.errortext import DATA
+    assert run_cli("validate", str(DATA)).code == 0
+    text = DATA.read_text(encoding="utf-8")
+    bad = text.replace("  - pattern: 'PERMISSION_DENIED", "  - pattern: '(PERMISSION_DENIED", 1)
+    path = tmp_path / "errortext.yaml"
+    path.write_text(bad, encoding="utf-8")
+    r = run_cli("validate", str(path))
+    line = bad.splitlines().index(next(l for l in bad.splitlines() if "(PERMISSION_DENIED" in l)) + 1
+    assert r.code == 2 and f"{path}:{line}:" in r.out and "not a valid regular expression" in r.out, r.out
+
+
+def test_a_note_with_a_bad_template_is_reported_with_its_line(tmp_path):
+    text = USER.replace("    - {kind: phrase, weight: 4, pattern: 'Glue job run failed'}\n",
+                        "    - {kind: phrase, weight: 4, pattern: 'Glue job run failed'}\n"
+                        "  notes:\n    - {pattern: 'x', note: 'look at {job'}\n")
+    path = tmp_path / "glue-job-failed.yaml"
+    path.write_text(text, encoding="utf-8")
+    r = run_cli("validate", str(path))
+    line = text.splitlines().index("    - {pattern: 'x', note: 'look at {job'}") + 1
+    assert r.code == 2 and f"{path}:{line}:" in r.out and "note is not a valid template" in r.out, r.out
+
+
+def test_a_user_playbooks_notes_and_typed_rules_take_part(tmp_path):
+    text = USER.replace("    - {kind: phrase, weight: 4, pattern: 'Glue job run failed'}\n",
+                        "    - {kind: phrase, weight: 4, pattern: 'Glue job run failed'}\n"
+                        "  notes:\n    - {pattern: 'after (?P<m>\\d+) minutes', note: 'job {job} ran {m} minutes'}\n")
+    text = text.replace("extract:\n", "extract:\n  ran_s:\n    - {pattern: 'after (?P<m>\\d+) minutes', value: '{m}:00', type: seconds}\n", 1)
+    (tmp_path / "glue-job-failed.yaml").write_text(text, encoding="utf-8")
+    r = route("Glue job run failed: job orders-etl run jr_0123abcd99 stopped after 48 minutes",
+              catalog.discover([str(tmp_path)]))
+    assert r.routed_to == "glue-job-failed" and r.extracted["ran_s"] == 2880.0
+    assert "job orders-etl ran 48 minutes" in r.notes

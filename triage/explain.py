@@ -21,7 +21,7 @@ from typing import Any
 
 from . import patterns
 from .catalog import flag
-from .errortext import parse_error
+from .errortext import derive, parse_error
 from .sanitize import clean
 
 THRESHOLD = 3.0          # a playbook's default minimum score
@@ -61,7 +61,8 @@ class Signals:
     match: list = field(default_factory=list)     # (compiled, weight, label)
     exclude: list = field(default_factory=list)   # (compiled, reason)
     threshold: float = THRESHOLD
-    extract: list = field(default_factory=list)   # (name, compiled, value template or None), in file order
+    extract: list = field(default_factory=list)   # (name, compiled, value template or None, type), in file order
+    notes: list = field(default_factory=list)     # (compiled, note template): said when the playbook routes
 
 
 _SIGNALS_CACHE: dict = {}
@@ -101,6 +102,12 @@ def parse_signals(data: Any) -> Signals:
         rx = _compiled(item["pattern"])
         if rx is not None:
             out.exclude.append((rx, str(item.get("reason") or "excluded by its signals")))
+    for item in data.get("notes") or []:
+        if not isinstance(item, dict) or not isinstance(item.get("pattern"), str) or not isinstance(item.get("note"), str):
+            continue
+        rx = _compiled(item["pattern"])
+        if rx is not None:
+            out.notes.append((rx, item["note"]))
     return out
 
 
@@ -119,15 +126,16 @@ def parse_extract(data: Any, out: Signals) -> Signals:
                 continue
             rx = _compiled(rule["pattern"])
             template = rule.get("value")
+            kind = rule.get("type") if rule.get("type") in ("number", "seconds") else None
             if rx is not None:
-                out.extract.append((str(name), rx, template if isinstance(template, str) else None))
+                out.extract.append((str(name), rx, template if isinstance(template, str) else None, kind))
     return out
 
 
 def _extracted(sig: Signals, text: str) -> dict:
     """The values a playbook's `extract:` rules read from the text (first matching rule per name)."""
     out: dict[str, Any] = {}
-    for name, rx, template in sig.extract:
+    for name, rx, template, kind in sig.extract:
         if name in out:
             continue
         m = rx.search(text)
@@ -141,8 +149,39 @@ def _extracted(sig: Signals, text: str) -> dict:
                 continue
         else:
             value = groups.get(name, groups.get("value", m.group(0)))
+        if value not in (None, "") and kind:
+            value = _seconds(value) if kind == "seconds" else _number(value)
         if value not in (None, ""):
             out[name] = value
+    return out
+
+
+def _seconds(value: str) -> Any:
+    """"3.00" -> 3.0, "15:00" -> 900.0, "1:02:03" -> 3723.0 (a duration written [[h:]m:]s)."""
+    try:
+        total = 0.0
+        for part in str(value).split(":"):
+            total = total * 60 + float(part)
+        return total
+    except ValueError:
+        return value
+
+
+def _notes(sig: Signals, text: str, facts: dict) -> list[str]:
+    """The playbook's `signals: notes:` whose pattern occurs, each filled from its named groups and the facts."""
+    out = []
+    for rx, template in sig.notes:
+        m = rx.search(text)
+        if not m:
+            continue
+        values = {**{k: v for k, v in facts.items() if isinstance(v, (str, int, float))},
+                  **{k: v for k, v in m.groupdict().items() if v is not None}}
+        try:
+            note = template.format(**values)
+        except (KeyError, IndexError, ValueError):
+            continue
+        if note not in out:
+            out.append(note)
     return out
 
 
@@ -194,7 +233,9 @@ def route(text: str, entries: dict) -> Routing:
     text = clean(text if isinstance(text, str) else str(text or ""))
     parsed = parse_error(text)
     facts = dict(parsed.facts)
-    text = patterns.searchable(text)
+    # Signals read the paste as pasted and as normalised (a wrap can cut a phrase in two).
+    readings = [text] + [p.text for p in (parsed, parsed.alternative) if p is not None and p.text and p.text != text]
+    text = patterns.searchable("\n".join(readings))
     scored, excluded = [], []
     for entry in entries.values():
         if entry.error:
@@ -216,16 +257,29 @@ def route(text: str, entries: dict) -> Routing:
                       f"of the {best[1]:g} it needs")
         else:
             reason = "not an AWS error triage knows: no playbook's signals occur in the text"
-        return Routing(None, facts if not excluded else {}, {}, [], reason, parsed.notes)
+        notes = list(parsed.notes)
+        if not excluded:
+            derive(parsed, facts, notes)
+        return Routing(None, facts if not excluded else {}, {}, [], reason, notes)
     score, _, entry, found, labels = above[0]
     second = above[1][0] if len(above) > 1 else 0.0
     confidence = round(score / (score + second + 1.0), 2)
     alternatives = [{"playbook": s[2].id, "score": s[0], "confidence": round(s[0] / (score + s[0] + 1.0), 2)}
                     for s in above[1:] if s[0] >= CLOSE * score]
+    if parsed.alternative is not None:
+        # A line break errortext could not decide: keep the reading this
+        # playbook's rules read more from; a tie goes to the line lengths.
+        def richness(p):
+            return len(_extracted(signals_of(entry), patterns.searchable(p.text))) + len(p.facts)
+        one, other = richness(parsed), richness(parsed.alternative)
+        if other > one or (other == one and parsed.prefer_alternative):
+            parsed = parsed.alternative
+            facts = dict(parsed.facts)
     inputs: dict[str, Any] = {}
     # The playbook's own `extract:` rules, on the paste as errortext normalised it
     # (JSON unescaped, wrapped lines glued): more specific than the generic facts.
-    for name, value in _extracted(signals_of(entry), parsed.text or text).items():
+    normalised = patterns.searchable(parsed.text or text)
+    for name, value in _extracted(signals_of(entry), normalised).items():
         facts[name] = value
         if name in entry.inputs:
             spec = entry.inputs[name]
@@ -238,6 +292,18 @@ def route(text: str, entries: dict) -> Routing:
                 spec = entry.inputs[name]
                 inputs[name] = [value] if spec.get("type") == "list" else _typed(value, spec)
             facts.setdefault(name, _number(value))
+    # Another playbook above its threshold adds the facts it reads (a Lambda
+    # timeout next to the database error that caused it still gives timeout_s), never inputs.
+    for s in above[1:]:
+        for name, value in _extracted(signals_of(s[2]), normalised).items():
+            facts.setdefault(name, value)
+        for m in s[3]:
+            for name, value in m.groupdict().items():
+                if value is not None:
+                    facts.setdefault(name, _number(value))
+    notes = list(parsed.notes)
+    derive(parsed, facts, notes)   # generic: role behind a session, resource type, account, action from the operation
+    notes += [n for n in _notes(signals_of(entry), normalised, facts) if n not in notes]
     for name, spec in entry.inputs.items():
         if name in inputs:
             continue
@@ -250,11 +316,10 @@ def route(text: str, entries: dict) -> Routing:
     missing = [name for name, spec in entry.inputs.items() if spec.get("required") and name not in inputs]
     kinds = ", ".join(sorted(set(labels)))
     reason = f"matched {len(found)} signal(s) of {entry.id} ({kinds}; score {score:g})"
-    if parsed.kind:
-        reason += f", reads as {parsed.kind}"
-    notes = list(parsed.notes)
     for alt in alternatives:
         notes.append(f"also matches {alt['playbook']} (score {alt['score']:g})")
+    close = {alt["playbook"] for alt in alternatives}
+    notes += [f"The text also shows signs of {s[2].id} (score {s[0]:g})." for s in above[1:] if s[2].id not in close]
     return Routing(entry.id, facts, inputs, missing, reason, notes, confidence, alternatives)
 
 

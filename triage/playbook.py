@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import string
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import lru_cache
@@ -406,7 +407,7 @@ class _Builder:
                              "triggers use Python regex syntax; escape literal ( ) [ ] . with a backslash"
                              if exc.message.startswith("is not a valid") else exc.hint)
         sig = d.get("signals") if isinstance(d.get("signals"), dict) else {}
-        for part in ("match", "exclude"):  # explain's routing data, on RE2 like the triggers
+        for part in ("match", "exclude", "notes"):  # explain's routing data, on RE2 like the triggers
             for i, item in enumerate(sig.get(part) or []):
                 try:
                     patterns.compile(item["pattern"], True, True)
@@ -414,8 +415,20 @@ class _Builder:
                     self.problem(["signals", part, i, "pattern"], f"signal {exc.message}",
                                  "signals use Python regex syntax, run on RE2 (no backreferences or lookaround)"
                                  if exc.message.startswith("is not") else exc.hint)
+                    continue
                 except (KeyError, TypeError):
-                    pass  # the schema reports it
+                    continue  # the schema reports it
+                if part == "notes" and isinstance(item.get("note"), str):
+                    try:  # a template over the pattern's named groups and the facts
+                        names = [f for _, f, _, _ in string.Formatter().parse(item["note"]) if f is not None]
+                    except ValueError as exc:
+                        names = None
+                        self.problem(["signals", part, i, "note"], f"note is not a valid template: {exc}",
+                                     "name a group or fact in braces, {op}; write a literal brace twice, {{")
+                    for name in names or []:
+                        if not re.fullmatch(r"[a-z_][a-z0-9_]*", name, re.I):
+                            self.problem(["signals", part, i, "note"], f"note names '{name}', not a group or fact name",
+                                         "write {name} with a plain name; a literal brace twice, {{")
         ext = d.get("extract") if isinstance(d.get("extract"), dict) else {}
         for name, rules in ext.items():  # explain's extraction rules, on RE2 too
             for i, rule in enumerate(rules if isinstance(rules, list) else []):

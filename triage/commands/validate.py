@@ -37,6 +37,14 @@ def cmd_validate(args, env) -> int:
     as_json = option(args, "output", "text") == "json"
     files = []
     for f in _expand(args.files):
+        if f.endswith("errortext.yaml"):  # explain's generic data (other clouds' markers, SDK tables)
+            from ..errortext import check_data
+            problems = check_data(f)[1]
+            files.append({"file": f, "ok": not problems, "id": None, "steps": None, "checks": None, "depth": None,
+                          "problems": [problem_dict(p) for p in problems]})
+            if not as_json:
+                env.stdout.write("".join(f"{p.file}:{p.line}: {p.message}\n" for p in problems) or f"{f}: ok\n")
+            continue
         try:
             pb = playbook.load(f, origin="file")
         except PlaybookError as exc:
