@@ -430,6 +430,11 @@ class TriageFunctions(jfn.Functions):
         from .iam.bridge import policy_add_grant
         return policy_add_grant(document, actions, resource)
 
+    @jfn.signature({"types": ["object", "null"]})
+    def _func_authorization_message(self, answer):
+        from .iam.bridge import authorization_message
+        return authorization_message(answer)
+
     @jfn.signature({"types": ["array", "null"]}, {"types": ["string"]})
     def _func_each_pairs(self, results, field):
         from .iam.bridge import each_pairs

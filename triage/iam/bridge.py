@@ -468,6 +468,53 @@ def policy_add_grant(document: Any, actions: list[str], resource: str) -> dict |
     return doc
 
 
+def authorization_message(answer: Any) -> dict | None:
+    """What sts:DecodeAuthorizationMessage said, as facts for the evaluation: {decoded,
+    error, allowed, explicit_deny, principal, action, resource, context, matched}. An
+    answer that is an error (AccessDenied: the caller may not decode; NotImplemented on an
+    emulator; an invalid or expired message) is {decoded: false, error}: inconclusive,
+    never read as allowed or denied. Values are kept exact; masking is the output edge's."""
+    if not isinstance(answer, dict):
+        return None
+    err = answer.get("error")
+    if isinstance(err, dict):
+        code, message = str(err.get("code") or "error"), " ".join(str(err.get("message") or "").split())
+        if code in ("ResponseParserError", "NotImplemented", "InternalFailure", "500", "501") or "<html" in message.lower():
+            message = "the endpoint gave no AWS answer (an emulator that does not implement it?)"
+        elif len(message) > 160:
+            message = message[:157] + "..."
+        return {"decoded": False, "error": f"{code}: {message}" if message else code}
+    try:
+        msg = json.loads(answer.get("DecodedMessage") or "")
+    except (TypeError, ValueError):
+        return {"decoded": False, "error": "the decoded message is not JSON"}
+    if not isinstance(msg, dict):
+        return {"decoded": False, "error": "the decoded message is not a JSON object"}
+    ctx = msg.get("context") if isinstance(msg.get("context"), dict) else {}
+
+    def items(node: Any) -> list:
+        return (node.get("items") if isinstance(node, dict) else node) or []
+
+    context: dict[str, Any] = {}
+    for c in items(ctx.get("conditions")):
+        if not isinstance(c, dict) or not c.get("key"):
+            continue
+        values = [v.get("value") if isinstance(v, dict) else v for v in items(c.get("values"))]
+        values = [str(v) for v in values if v is not None]
+        context[str(c["key"])] = values[0] if len(values) == 1 else values
+    matched = []
+    for m in items(msg.get("matchedStatements")):
+        if isinstance(m, dict):
+            matched.append({"statement": m.get("statementId") or None, "effect": m.get("effect"),
+                            "actions": [str(v.get("value") if isinstance(v, dict) else v) for v in items(m.get("actions"))],
+                            "resources": [str(v.get("value") if isinstance(v, dict) else v) for v in items(m.get("resources"))]})
+    principal = ctx.get("principal") if isinstance(ctx.get("principal"), dict) else {}
+    return _plain({"decoded": True, "error": None, "allowed": bool(msg.get("allowed")),
+                   "explicit_deny": bool(msg.get("explicitDeny")), "principal": principal.get("arn"),
+                   "action": ctx.get("action"), "resource": ctx.get("resource"), "context": context,
+                   "matched": matched})
+
+
 def each_pairs(results: list | None, field: str) -> list[dict]:
     """Flatten a for_each result: [{item, result: {field: [v...]}}] -> [{item, value: v}]."""
     out = []
@@ -856,7 +903,25 @@ def unseen_layers(f: dict) -> list[dict]:
     if acl:
         add("object ACL", "not evaluated", f"GetObjectAcl answered {acl}: triage may lack s3:GetObjectAcl, or the "
             "object belongs to another account that did not grant the bucket owner READ_ACP (with ACLs in force)")
-    add("calling identity", "not evaluated", f"the request may have been made by another identity than {principal} "
-        "(another role or profile on the host, a chained session): the encoded message or the CloudTrail event "
-        "names the real caller; `aws sts get-caller-identity` on the host shows which credentials it uses")
+    auth = f.get("auth") or {}
+    if auth.get("decoded"):
+        said, evaluated = principal_ref(auth.get("principal")), principal_ref(f.get("principal"))
+        if auth.get("principal") and said["name"] == evaluated["name"] and said["kind"] == evaluated["kind"]:
+            add("calling identity", "does not apply", f"the decoded authorization message names {auth['principal']}, "
+                f"the principal evaluated")
+        else:
+            add("calling identity", "not evaluated", f"the decoded authorization message names "
+                f"{auth.get('principal') or 'no principal'}, not {principal}: run triage again with --principal set to it")
+        asked = {str(a).lower() for a in f.get("actions") or []}
+        if auth.get("action") and str(auth["action"]).lower() not in asked:
+            add("the request", "not evaluated", f"the decoded message is about {auth['action']} on "
+                f"{auth.get('resource')}, not the --action given")
+        if auth.get("explicit_deny"):
+            add("explicit Deny (per AWS)", "not evaluated", "the decoded message says an explicit Deny decided this, "
+                "and no policy triage read denies it: the Deny is in a layer it could not see (an SCP or RCP it "
+                "could not read, a session policy, a VPC endpoint policy)")
+    else:
+        add("calling identity", "not evaluated", f"the request may have been made by another identity than {principal} "
+            "(another role or profile on the host, a chained session): the encoded message or the CloudTrail event "
+            "names the real caller; `aws sts get-caller-identity` on the host shows which credentials it uses")
     return out
