@@ -419,6 +419,22 @@ class TriageFunctions(jfn.Functions):
         from .iam.bridge import policy_add_resource
         return policy_add_resource(document, statement, resource)
 
+    @jfn.signature({"types": ["object", "string", "null"]}, {"types": ["string"]}, {"types": ["string", "null"]},
+                   {"types": ["array"]}, {"types": ["string"]}, {"types": ["string"]})
+    def _func_deny_narrowed(self, document, statement, principal, actions, resource, layer):
+        from .iam.bridge import deny_narrowed
+        return deny_narrowed(document, statement, principal, actions, resource, layer)
+
+    @jfn.signature({"types": ["object", "string", "null"]}, {"types": ["array"]}, {"types": ["string"]})
+    def _func_policy_add_grant(self, document, actions, resource):
+        from .iam.bridge import policy_add_grant
+        return policy_add_grant(document, actions, resource)
+
+    @jfn.signature({"types": ["object", "null"]})
+    def _func_authorization_message(self, answer):
+        from .iam.bridge import authorization_message
+        return authorization_message(answer)
+
     @jfn.signature({"types": ["array", "null"]}, {"types": ["string"]})
     def _func_each_pairs(self, results, field):
         from .iam.bridge import each_pairs

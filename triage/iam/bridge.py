@@ -299,6 +299,222 @@ def policy_add_resource(document: Any, statement: str, resource: str) -> dict | 
     return doc
 
 
+def _has_wildcard(value: str) -> bool:
+    return "*" in value or "?" in value or "${" in value
+
+
+def deny_narrowed(document: Any, statement: str, principal: str | None, actions: list[str], resource: str,
+                  layer: str) -> dict | None:
+    """`document` with Deny statement `statement` (Sid or #index) narrowed so that it no
+    longer matches exactly these (action, resource) requests of `principal`, and still
+    denies everything else it denied; None when that cannot be done exactly.
+
+    Exact only by carving literal entries out of the statement: the request's action
+    and resource must appear in its Action and Resource lists as themselves, not through
+    a wildcard (narrowing `s3:*` or `bucket/*` for one request would need a Condition
+    AWS has no key for). A resource-policy statement must name exactly this principal.
+    Each piece keeps the statement's Effect, Principal and Condition. Before it is
+    returned the evaluator checks it: the request is no longer denied by the statement,
+    and other actions of the service, other resources and another principal are denied
+    exactly as before (verify_narrowing). A statement that denies this request and nothing
+    else is never removed by a printed fix (None): it was written for this request."""
+    from .match import match_action, parse_principal
+
+    doc = copy.deepcopy(_as_doc(document))
+    if not doc or not principal or not actions or layer not in ("identity", "resource"):
+        return None
+    statements = doc.get("Statement")
+    items = statements if isinstance(statements, list) else [statements]
+    index = next((i for i, st in enumerate(items) if isinstance(st, dict)
+                  and (st.get("Sid") or f"#{i}") == statement), None)
+    if index is None:
+        return None
+    stmt = items[index]
+    if stmt.get("Effect") != "Deny" or "NotAction" in stmt or "NotResource" in stmt or "NotPrincipal" in stmt:
+        return None
+    if layer == "resource":
+        info = parse_principal(principal)
+        who = info.principal_arn or info.arn
+        named = stmt.get("Principal")
+        aws = named.get("AWS") if isinstance(named, dict) and len(named) == 1 else None
+        if (aws if isinstance(aws, str) else (aws[0] if isinstance(aws, list) and len(aws) == 1 else None)) != who:
+            return None      # it denies others too: carving this request out is not the same for them
+    acts = [str(a) for a in (stmt.get("Action") if isinstance(stmt.get("Action"), list) else [stmt.get("Action")])]
+    ress = [str(r) for r in (stmt.get("Resource") if isinstance(stmt.get("Resource"), list) else [stmt.get("Resource")])]
+    carve: dict[str, set[str]] = {}     # action entry -> resource entries to take out for it
+    for action, target in request_targets(actions, resource):
+        hit_actions = [a for a in acts if match_action(a, action)]
+        hit_resources = [r for r in ress if r == "*" or _has_wildcard(r) and _glob_plain(r, target) or r == target]
+        if not hit_actions or not hit_resources:
+            continue
+        if any(_has_wildcard(a) for a in hit_actions) or any(_has_wildcard(r) for r in hit_resources):
+            return None
+        for a in hit_actions:
+            carve.setdefault(a, set()).update(hit_resources)
+    if not carve:
+        return None
+    pieces = []
+    rest = [a for a in acts if a not in carve]
+    if rest:
+        pieces.append((rest, ress))
+    for a, taken in carve.items():
+        left = [r for r in ress if r not in taken]
+        if left:
+            pieces.append(([a], left))
+    if not pieces:
+        return None          # the statement denies exactly this request and nothing else: it was written
+                             # for it, so removing it is its owner's decision, not a printed fix
+    sid = str(stmt.get("Sid") or "")
+    used = {str(st.get("Sid")) for st in items if isinstance(st, dict) and st.get("Sid")}
+    new = []
+    for n, (a_list, r_list) in enumerate(pieces):
+        piece = {k: copy.deepcopy(v) for k, v in stmt.items() if k not in ("Action", "Resource", "Sid")}
+        if sid:
+            name = sid if n == 0 else f"{sid}{n + 1}"
+            while n and name in used:
+                name += "x"
+            used.add(name)
+            piece = {"Sid": name, **piece}
+        piece["Action"] = a_list if len(a_list) > 1 else a_list[0]
+        piece["Resource"] = r_list if len(r_list) > 1 else r_list[0]
+        new.append(piece)
+    fixed_items = items[:index] + new + items[index + 1:]
+    if not verify_narrowing(stmt, new, principal, actions, resource, layer):
+        return None
+    doc["Statement"] = fixed_items
+    return doc
+
+
+def _glob_plain(pattern: str, value: str) -> bool:
+    from .match import match_resource
+    try:
+        return match_resource(pattern, value, None, variables=False)
+    except Exception:
+        return True        # cannot tell: treat as a wildcard hit (no narrowing)
+
+
+def verify_narrowing(original: dict, pieces: list[dict], principal: str, actions: list[str], resource: str,
+                     layer: str) -> bool:
+    """The evaluator's word on a narrowed Deny: the request is no longer denied by it, and
+    for other actions of the service, other resources and another principal the pieces
+    deny exactly what the original statement denied."""
+    from .match import arn_account, parse_principal
+
+    info = parse_principal(principal)
+    account = info.account or arn_account(resource) or "123456789012"
+    allow_all = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+
+    def denied(statements: list[dict], who: str, action: str, res: str) -> bool:
+        doc = {"Version": "2012-10-17", "Statement": statements}
+        spec: dict = {"principal": who, "actions": [action], "resource": res,
+                      "identity": [{"name": "allow-all", "document": allow_all}], "resource_account": account}
+        if layer == "identity":
+            spec["identity"].append({"name": "narrowed", "document": doc})
+        else:
+            spec["resource_policy"] = {"name": "narrowed", "document": doc}
+        if not statements:
+            return False
+        decisions = evaluate_requests(spec)
+        return any("explicit-deny" in d["codes"] for d in decisions)
+
+    try:
+        targets = request_targets(actions, resource)
+        if any(denied(pieces, principal, a, r) for a, r in targets):
+            return False
+        asked = {a.lower() for a in actions}
+        other = f"arn:aws:iam::{account}:role/triage-someone-else"
+        probes = []
+        for a, r in targets:
+            probes += [(principal, s, r) for s in sibling_actions(a) if s.lower() not in asked]
+            probes += [(principal, a, s) for s in sibling_resources(r) if r != "*"]
+            if layer == "resource":      # an identity policy is this principal's own: no one else to probe
+                probes.append((other, a, r))
+        stmt_actions = original.get("Action") if isinstance(original.get("Action"), list) else [original.get("Action")]
+        stmt_resources = original.get("Resource") if isinstance(original.get("Resource"), list) else [original.get("Resource")]
+        for a in stmt_actions:
+            for r in stmt_resources:
+                if not _has_wildcard(str(a)) and not _has_wildcard(str(r)):
+                    probes.append((principal, str(a), str(r)))
+        targets_l = {(a.lower(), r) for a, r in targets}
+        for who, a, r in probes:
+            if who == principal and (a.lower(), r) in targets_l:
+                continue
+            if denied([original], who, a, r) != denied(pieces, who, a, r):
+                return False
+    except PolicyError:
+        return False
+    return True
+
+
+def policy_add_grant(document: Any, actions: list[str], resource: str) -> dict | None:
+    """`document` (a permissions boundary) with the least-privilege grant of exactly these
+    actions on this resource added as statements of its own; every existing statement
+    kept. None when there is no document. A boundary grants nothing by itself: it only
+    stops capping exactly this request."""
+    doc = copy.deepcopy(_as_doc(document))
+    if not doc:
+        return None
+    grant = least_privilege(actions, resource)
+    statements = doc.get("Statement")
+    items = statements if isinstance(statements, list) else [statements] if statements else []
+    used = {str(st.get("Sid")) for st in items if isinstance(st, dict) and st.get("Sid")}
+    for st in grant["Statement"]:
+        sid = "Triage" + st["Sid"] if not st["Sid"].startswith("Triage") else st["Sid"]
+        while sid in used:
+            sid += "x"
+        used.add(sid)
+        items.append({**st, "Sid": sid})
+    doc["Statement"] = items
+    return doc
+
+
+def authorization_message(answer: Any) -> dict | None:
+    """What sts:DecodeAuthorizationMessage said, as facts for the evaluation: {decoded,
+    error, allowed, explicit_deny, principal, action, resource, context, matched}. An
+    answer that is an error (AccessDenied: the caller may not decode; NotImplemented on an
+    emulator; an invalid or expired message) is {decoded: false, error}: inconclusive,
+    never read as allowed or denied. Values are kept exact; masking is the output edge's."""
+    if not isinstance(answer, dict):
+        return None
+    err = answer.get("error")
+    if isinstance(err, dict):
+        code, message = str(err.get("code") or "error"), " ".join(str(err.get("message") or "").split())
+        if code in ("ResponseParserError", "NotImplemented", "InternalFailure", "500", "501") or "<html" in message.lower():
+            message = "the endpoint gave no AWS answer (an emulator that does not implement it?)"
+        elif len(message) > 160:
+            message = message[:157] + "..."
+        return {"decoded": False, "error": f"{code}: {message}" if message else code}
+    try:
+        msg = json.loads(answer.get("DecodedMessage") or "")
+    except (TypeError, ValueError):
+        return {"decoded": False, "error": "the decoded message is not JSON"}
+    if not isinstance(msg, dict):
+        return {"decoded": False, "error": "the decoded message is not a JSON object"}
+    ctx = msg.get("context") if isinstance(msg.get("context"), dict) else {}
+
+    def items(node: Any) -> list:
+        return (node.get("items") if isinstance(node, dict) else node) or []
+
+    context: dict[str, Any] = {}
+    for c in items(ctx.get("conditions")):
+        if not isinstance(c, dict) or not c.get("key"):
+            continue
+        values = [v.get("value") if isinstance(v, dict) else v for v in items(c.get("values"))]
+        values = [str(v) for v in values if v is not None]
+        context[str(c["key"])] = values[0] if len(values) == 1 else values
+    matched = []
+    for m in items(msg.get("matchedStatements")):
+        if isinstance(m, dict):
+            matched.append({"statement": m.get("statementId") or None, "effect": m.get("effect"),
+                            "actions": [str(v.get("value") if isinstance(v, dict) else v) for v in items(m.get("actions"))],
+                            "resources": [str(v.get("value") if isinstance(v, dict) else v) for v in items(m.get("resources"))]})
+    principal = ctx.get("principal") if isinstance(ctx.get("principal"), dict) else {}
+    return _plain({"decoded": True, "error": None, "allowed": bool(msg.get("allowed")),
+                   "explicit_deny": bool(msg.get("explicitDeny")), "principal": principal.get("arn"),
+                   "action": ctx.get("action"), "resource": ctx.get("resource"), "context": context,
+                   "matched": matched})
+
+
 def each_pairs(results: list | None, field: str) -> list[dict]:
     """Flatten a for_each result: [{item, result: {field: [v...]}}] -> [{item, value: v}]."""
     out = []
@@ -687,7 +903,25 @@ def unseen_layers(f: dict) -> list[dict]:
     if acl:
         add("object ACL", "not evaluated", f"GetObjectAcl answered {acl}: triage may lack s3:GetObjectAcl, or the "
             "object belongs to another account that did not grant the bucket owner READ_ACP (with ACLs in force)")
-    add("calling identity", "not evaluated", f"the request may have been made by another identity than {principal} "
-        "(another role or profile on the host, a chained session): the encoded message or the CloudTrail event "
-        "names the real caller; `aws sts get-caller-identity` on the host shows which credentials it uses")
+    auth = f.get("auth") or {}
+    if auth.get("decoded"):
+        said, evaluated = principal_ref(auth.get("principal")), principal_ref(f.get("principal"))
+        if auth.get("principal") and said["name"] == evaluated["name"] and said["kind"] == evaluated["kind"]:
+            add("calling identity", "does not apply", f"the decoded authorization message names {auth['principal']}, "
+                f"the principal evaluated")
+        else:
+            add("calling identity", "not evaluated", f"the decoded authorization message names "
+                f"{auth.get('principal') or 'no principal'}, not {principal}: run triage again with --principal set to it")
+        asked = {str(a).lower() for a in f.get("actions") or []}
+        if auth.get("action") and str(auth["action"]).lower() not in asked:
+            add("the request", "not evaluated", f"the decoded message is about {auth['action']} on "
+                f"{auth.get('resource')}, not the --action given")
+        if auth.get("explicit_deny"):
+            add("explicit Deny (per AWS)", "not evaluated", "the decoded message says an explicit Deny decided this, "
+                "and no policy triage read denies it: the Deny is in a layer it could not see (an SCP or RCP it "
+                "could not read, a session policy, a VPC endpoint policy)")
+    else:
+        add("calling identity", "not evaluated", f"the request may have been made by another identity than {principal} "
+            "(another role or profile on the host, a chained session): the encoded message or the CloudTrail event "
+            "names the real caller; `aws sts get-caller-identity` on the host shows which credentials it uses")
     return out

@@ -250,3 +250,104 @@ def _beyond_iam(s: Seeder, role) -> list[Case]:
         case("guarded-reader", GUARDED_ARN, ["not-explained"],
              "an RCP denies this, but RCPs do not restrict the management account's resources"),
     ]
+
+
+# --- every fix proven (issue 16): each case has the finding whose fix is applied, and a
+# second, independent cause that the fix must leave alone. access-denied is never
+# "healthy": with no cause left it reports not-explained, so a case with one cause only
+# could not show "finding gone, nothing new". Here the other cause stays, which also shows
+# that the fix reached no further than its own finding.
+FIX_BUCKET, FIX_VAULT = "fix-orders", "fix-vault"
+FIX_OBJECT = f"arn:aws:s3:::{FIX_BUCKET}/reports/2026.csv"
+FIX_MISSING = f"arn:aws:s3:::{FIX_BUCKET}/reports/2099.csv"
+FIX_VAULT_OBJECT = f"arn:aws:s3:::{FIX_VAULT}/ledger/2026.csv"
+
+
+def _fixed_ids(s: Seeder, seed: int) -> None:
+    """Make the next generated ids (EC2 instance, VPC endpoint) the same on every run,
+    so that a case naming one can be written down (triage/demo/proven_fixes.yaml):
+    moto draws them from its own random generator, which /moto-api/seed re-seeds."""
+    if s.endpoint_url:
+        import urllib.request
+        urllib.request.urlopen(urllib.request.Request(f"{s.endpoint_url}/moto-api/seed?a={seed}", method="POST"),
+                               timeout=10).read()
+    else:
+        from moto.moto_api._internal import mock_random
+        mock_random.seed(seed)
+
+
+@scenario("access-denied-fixes", "AccessDenied, two causes at once: each fix is applied and only its own cause goes")
+def access_denied_fixes(s: Seeder) -> list[Case]:
+    iam, s3, ec2, kms = s.client("iam"), s.client("s3"), s.client("ec2"), s.client("kms")
+    s3.create_bucket(Bucket=FIX_BUCKET)
+    s3.put_object(Bucket=FIX_BUCKET, Key="reports/2026.csv", Body=b"id,total\n")
+
+    def role(name: str, *policies: tuple[str, str]) -> str:
+        arn = s.role(name)           # trusts lambda.amazonaws.com; the cases ask for EC2
+        for policy_name, document in policies:
+            iam.put_role_policy(RoleName=name, PolicyName=policy_name, PolicyDocument=document)
+        return arn
+
+    two_statement = _doc(_allow("s3:ListBucket", f"arn:aws:s3:::{FIX_BUCKET}", "BucketLevel"),
+                         _allow("s3:GetObject", f"arn:aws:s3:::{FIX_BUCKET}/*", "ObjectLevel"))
+    # a role used from an instance with no profile, trusting Lambda, with no logs permission
+    role("fix-web", ("ReadConfig", _doc(_allow("ssm:GetParameter", f"arn:aws:ssm:us-east-1:{ACCOUNT}:parameter/web/*"))))
+    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    _fixed_ids(s, 1601)
+    web_host = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1, InstanceType="t3.micro")["Instances"][0]["InstanceId"]
+    # the bucket ARN where the object needs bucket/*
+    role("fix-arn", ("ReadReports", _doc(_allow("s3:GetObject", f"arn:aws:s3:::{FIX_BUCKET}", "ReadReports"))))
+    # an identity Deny listing this object among what it denies: narrowed, not removed
+    role("fix-denied", ("ReadReports", two_statement), ("Guardrails", _doc(
+        {"Sid": "NoReportReads", "Effect": "Deny", "Action": ["s3:GetObject", "s3:DeleteObject"], "Resource": FIX_OBJECT},
+        {"Sid": "NoBucketDelete", "Effect": "Deny", "Action": "s3:DeleteBucket", "Resource": f"arn:aws:s3:::{FIX_BUCKET}"})))
+    # a permissions boundary that allows logs only
+    boundary = iam.create_policy(PolicyName="FixLogsOnlyBoundary", PolicyDocument=_doc(
+        _allow(["logs:CreateLogStream", "logs:PutLogEvents"], LOG_GROUP_ARN, "LogsOnly")))["Policy"]["Arn"]
+    role("fix-bounded", ("ReadReports", two_statement))
+    iam.put_role_permissions_boundary(RoleName="fix-bounded", PermissionsBoundary=boundary)
+    # SSE-KMS under a key whose policy lets the account administer it, not use it
+    admin = _doc({"Sid": "KeyAdministration", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+                  "Action": ["kms:Describe*", "kms:Get*", "kms:List*", "kms:Put*", "kms:CreateGrant", "kms:RevokeGrant"],
+                  "Resource": "*"})
+    key = kms.create_key(Description="fix-vault objects", Policy=admin)["KeyMetadata"]
+    s3.create_bucket(Bucket=FIX_VAULT)
+    s3.put_object(Bucket=FIX_VAULT, Key="ledger/2026.csv", Body=b"id,total\n", ServerSideEncryption="aws:kms",
+                  SSEKMSKeyId=key["Arn"])
+    role("fix-vault-reader", ("ReadVault", _doc(_allow("s3:ListBucket", f"arn:aws:s3:::{FIX_VAULT}", "BucketLevel"),
+                                                _allow("s3:GetObject", f"arn:aws:s3:::{FIX_VAULT}/*", "ObjectLevel"),
+                                                _allow("kms:Decrypt", key["Arn"], "Decrypt"))))
+    # a gateway endpoint whose policy allows listing only
+    role("fix-vpce-reader", ("ReadReports", two_statement))
+    vpc = ec2.create_vpc(CidrBlock="10.92.0.0/16")["Vpc"]["VpcId"]
+    table = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
+    _fixed_ids(s, 1602)
+    endpoint = ec2.create_vpc_endpoint(VpcId=vpc, ServiceName="com.amazonaws.us-east-1.s3", VpcEndpointType="Gateway",
+                                       RouteTableIds=[table], PolicyDocument=_doc(
+                                           {"Sid": "ListOnly", "Effect": "Allow", "Principal": "*",
+                                            "Action": "s3:ListBucket", "Resource": "*"}))["VpcEndpoint"]["VpcEndpointId"]
+
+    def case(principal: str, resource: str, expect: list[str], note: str, action=("s3:GetObject",), **more) -> Case:
+        return Case("access-denied", {"principal": principal, "action": list(action), "resource": resource, **more},
+                    expect, note)
+
+    ec2_svc = {"service": "ec2.amazonaws.com"}
+    return [
+        case("fix-web", LOG_GROUP_ARN, ["no-identity-allow", "no-instance-profile", "trust-policy-missing-service"],
+             "an EC2 role with no profile, no EC2 trust, no logs permission", ("logs:CreateLogStream", "logs:PutLogEvents"),
+             instance=web_host),
+        case("fix-arn", FIX_OBJECT, ["resource-arn-mismatch", "trust-policy-missing-service"],
+             "bucket ARN instead of bucket/*, and a role that trusts only Lambda", **ec2_svc),
+        case("fix-denied", FIX_OBJECT, ["explicit-deny", "trust-policy-missing-service"],
+             "an identity Deny of this object (with DeleteObject), and a role that trusts only Lambda", **ec2_svc),
+        case("fix-bounded", FIX_OBJECT, ["boundary-blocks", "trust-policy-missing-service"],
+             "a logs-only permissions boundary, and a role that trusts only Lambda", **ec2_svc),
+        case(PARTNER_ROLE, FIX_MISSING, ["resource-policy-blocks", "object-missing"],
+             "another account's role, not granted by the bucket policy, asking for a key that does not exist"),
+        case("fix-vault-reader", FIX_VAULT_OBJECT, ["kms-key-denied", "trust-policy-missing-service"],
+             "SSE-KMS under a key whose policy does not let IAM grant kms:Decrypt, and a role that trusts only Lambda",
+             **ec2_svc),
+        case("fix-vpce-reader", FIX_OBJECT, ["vpc-endpoint-policy-blocks", "trust-policy-missing-service"],
+             "through a listing-only VPC endpoint, and a role that trusts only Lambda",
+             context=[f"aws:SourceVpce={endpoint}"], **ec2_svc),
+    ]
