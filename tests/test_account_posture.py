@@ -212,3 +212,19 @@ def test_the_encryption_fix_restores_an_encrypted_copy_and_leaves_the_original_a
     # the original is still there and unencrypted until a human retires it, so the finding stays, about it alone
     unencrypted = finding(diagnose(), "rds-unencrypted")
     assert unencrypted["evidence"]["instances"] == ["legacy-reporting"]
+
+
+def test_a_stopped_multi_region_trail_is_started_again_not_duplicated(fixing):
+    url, diagnose, run = fixing
+    ct = boto3.client("cloudtrail", endpoint_url=url, region_name="us-east-1")
+    arn = ct.create_trail(Name="org-wide", S3BucketName="audit-trail-logs-demo", IsMultiRegionTrail=True)["TrailARN"]
+    before = diagnose()
+    trail = finding(before, "no-cloudtrail")
+    assert trail["evidence"]["multi_region_trails"] == [arn] and trail["evidence"]["logging_multi_region_trails"] == []
+    assert trail["fix"]["commands"] == ["aws cloudtrail start-logging --name org-wide --region us-east-1"]
+    for command in trail["fix"]["commands"]:
+        run(command)
+    after = diagnose()
+    assert "no-cloudtrail" not in [f["check"] for f in after["findings"]] + [u["check"] for u in after["unchecked"]]
+    assert set(f["check"] for f in after["findings"]) < set(f["check"] for f in before["findings"])
+    assert sorted(t["Name"] for t in ct.describe_trails()["trailList"]) == ["audit-us-east-1", "org-wide"]
