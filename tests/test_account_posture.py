@@ -3,7 +3,11 @@ with its evidence and fix, and none fires in the healthy twin account (a
 second moto account, reached with that account's own access key)."""
 from __future__ import annotations
 
+import contextlib
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import boto3
 import pytest
@@ -52,12 +56,15 @@ def test_root_keys_and_mfa_evidence(bad):
 def test_public_bucket_evidence_and_fix(bad):
     _, data = bad
     f = finding(data, "s3-bucket-public")
-    assert "public-assets-demo" in f["evidence"]["public_buckets"]
-    assert "public-assets-demo" in f["evidence"]["public_via_policy"]
-    # a public policy behind Block Public Access is not public
-    assert "press-kit-demo" not in f["evidence"]["public_buckets"]
-    assert "aws s3api put-public-access-block --bucket public-assets-demo " in f["fix"]["commands"][0]
-    assert "--account-id 123456789012 " in f["fix"]["commands"][1]
+    assert f["evidence"] == {"public_buckets": ["public-assets-demo", "shared-reports-demo"],
+                             "public_via_policy": ["public-assets-demo"], "public_via_acl": ["shared-reports-demo"]}
+    # a public policy behind Block Public Access is not public: press-kit-demo is in none of them
+    block = "BlockPublicAcls=true,IgnorePublicAcls=true,BlockPublicPolicy=true,RestrictPublicBuckets=true"
+    assert f["fix"]["commands"] == [
+        f"aws s3api put-public-access-block --bucket {b} --public-access-block-configuration {block}"
+        for b in ("public-assets-demo", "shared-reports-demo")]
+    # the account-wide switch is advice, not a command: it would also close buckets that are public on purpose
+    assert "aws s3control put-public-access-block --account-id 123456789012" in " ".join(f["fix"]["text"].split())
 
 
 def test_cloudtrail_and_rds_evidence(bad):
@@ -72,6 +79,12 @@ def test_cloudtrail_and_rds_evidence(bad):
     assert "legacy-reporting" in unencrypted["evidence"]["instances"]
     assert "orders-db" not in unencrypted["evidence"]["instances"]
     assert unencrypted["fix"]["commands"][0].startswith("aws rds create-db-snapshot --db-instance-identifier ")
+    restore = unencrypted["fix"]["commands"][2]
+    assert restore.startswith("aws rds restore-db-instance-from-db-snapshot --db-instance-identifier "
+                              "legacy-reporting-encrypted --db-snapshot-identifier legacy-reporting-encrypted "
+                              "--db-instance-class db.t3.micro --no-publicly-accessible "
+                              "--db-parameter-group-name default.mysql8.0 --vpc-security-group-ids sg-"), restore
+    assert not any("delete" in c for c in unencrypted["fix"]["commands"])
 
 
 def test_healthy_twin_account_has_no_findings(world, monkeypatch):
@@ -101,3 +114,117 @@ def test_public_statements():
 def test_csv_rows_reads_the_credential_report():
     rows = csv_rows(b"user,mfa_active\n<root_account>,false\nalice,true\n")
     assert rows == [{"user": "<root_account>", "mfa_active": "false"}, {"user": "alice", "mfa_active": "true"}]
+
+
+# --- the fixes, applied in a moto world of their own ---------------------------------
+# tests/fixes proves s3-bucket-public and no-cloudtrail through the proven-fix
+# harness. The RDS fixes cannot go through it: AWS CLI v1 sends `aws rds` in
+# us-east-1 to https://rds.amazonaws.com unless --endpoint-url is on the command
+# line (it ignores AWS_ENDPOINT_URL), so here the printed commands run with it.
+
+@contextlib.contextmanager
+def moto_of_its_own():
+    """A moto server in a process of its own: moto's state is per process, and a
+    server started in this one would share (and, reset, wipe) the session's world."""
+    code = ("import sys, time\nfrom triage.demo.server import MotoServer\nserver = MotoServer().start()\n"
+            "print(server.url, flush=True)\nsys.stdin.read()\n")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                            cwd=Path(__file__).resolve().parents[1])
+    try:
+        url = proc.stdout.readline().strip()
+        assert url.startswith("http://"), "the moto server did not start"
+        yield url
+    finally:
+        proc.stdin.close()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture
+def fixing():
+    """A fresh moto world with the account-posture scenario; diagnose() and apply() against it."""
+    from fixes.harness import apply, diagnose
+    from triage.demo.scenarios import seed_all
+
+    with moto_of_its_own() as url:
+        case = seed_all(url, ["account-posture"])[0]
+
+        def run(command: str):
+            done = apply(url, 'aws() { command aws --endpoint-url "$AWS_ENDPOINT_URL" "$@"; }\n' + command,
+                         case.fix_vars)
+            assert done.returncode == 0, f"{command}\n{done.stderr}"
+            return done
+        yield url, (lambda: diagnose(url, "account-posture", {})), run
+
+
+def _rds(url: str):
+    return boto3.client("rds", endpoint_url=url, region_name="us-east-1")
+
+
+def test_the_public_bucket_fix_keeps_every_policy_and_acl_it_found(fixing):
+    url, diagnose, run = fixing
+    s3 = boto3.client("s3", endpoint_url=url, region_name="us-east-1")
+    before = {b: (s3.get_bucket_policy(Bucket=b)["Policy"] if b == "public-assets-demo" else None,
+                  s3.get_bucket_acl(Bucket=b)["Grants"]) for b in ("public-assets-demo", "shared-reports-demo")}
+    for command in finding(diagnose(), "s3-bucket-public")["fix"]["commands"]:
+        run(command)
+    after = {b: (s3.get_bucket_policy(Bucket=b)["Policy"] if b == "public-assets-demo" else None,
+                 s3.get_bucket_acl(Bucket=b)["Grants"]) for b in before}
+    assert after == before                          # the partner account's statement is still there
+    assert "PartnerList" in after["public-assets-demo"][0]
+    assert "s3-bucket-public" not in [f["check"] for f in diagnose()["findings"]]
+
+
+def test_the_public_database_fix_applied_with_the_aws_cli(fixing):
+    url, diagnose, run = fixing
+    before = diagnose()
+    for command in finding(before, "rds-publicly-accessible")["fix"]["commands"]:
+        run(command)
+    after = diagnose()
+    checks = [f["check"] for f in after["findings"]]
+    assert "rds-publicly-accessible" not in checks and set(checks) <= set(f["check"] for f in before["findings"])
+    assert "rds-publicly-accessible" not in [u["check"] for u in after["unchecked"]]
+    db = _rds(url).describe_db_instances(DBInstanceIdentifier="legacy-reporting")["DBInstances"][0]
+    assert db["PubliclyAccessible"] is False and db["DBInstanceStatus"] == "available"
+
+
+def test_the_encryption_fix_restores_an_encrypted_copy_and_leaves_the_original_alone(fixing):
+    url, diagnose, run = fixing
+    rds = _rds(url)
+    original = rds.describe_db_instances(DBInstanceIdentifier="legacy-reporting")["DBInstances"][0]
+    fix = finding(diagnose(), "rds-unencrypted")["fix"]
+    names = ["legacy-reporting-pre-encryption", "legacy-reporting-encrypted"]
+    for command, waits_for in zip(fix["commands"], [names[0], names[1], None]):
+        run(command)
+        if waits_for:     # what the fix text tells the human to run between the commands
+            run(f"aws rds wait db-snapshot-available --db-snapshot-identifier {waits_for}")
+    copy = rds.describe_db_instances(DBInstanceIdentifier="legacy-reporting-encrypted")["DBInstances"][0]
+    assert copy["StorageEncrypted"] is True
+    assert copy["DBInstanceClass"] == original["DBInstanceClass"]
+    assert copy["VpcSecurityGroups"] == original["VpcSecurityGroups"]
+    assert copy["DBParameterGroups"][0]["DBParameterGroupName"] == original["DBParameterGroups"][0]["DBParameterGroupName"]
+    # (moto keeps the snapshot's PubliclyAccessible on restore; the command asks for --no-publicly-accessible)
+    still = rds.describe_db_instances(DBInstanceIdentifier="legacy-reporting")["DBInstances"][0]
+    assert still["StorageEncrypted"] is False and still["DBInstanceStatus"] == "available"
+    # the original is still there and unencrypted until a human retires it, so the finding stays, about it alone
+    unencrypted = finding(diagnose(), "rds-unencrypted")
+    assert unencrypted["evidence"]["instances"] == ["legacy-reporting"]
+
+
+def test_a_stopped_multi_region_trail_is_started_again_not_duplicated(fixing):
+    url, diagnose, run = fixing
+    ct = boto3.client("cloudtrail", endpoint_url=url, region_name="us-east-1")
+    arn = ct.create_trail(Name="org-wide", S3BucketName="audit-trail-logs-demo", IsMultiRegionTrail=True)["TrailARN"]
+    before = diagnose()
+    trail = finding(before, "no-cloudtrail")
+    assert trail["evidence"]["multi_region_trails"] == [arn] and trail["evidence"]["logging_multi_region_trails"] == []
+    assert trail["fix"]["commands"] == ["aws cloudtrail start-logging --name org-wide --region us-east-1"]
+    for command in trail["fix"]["commands"]:
+        run(command)
+    after = diagnose()
+    assert "no-cloudtrail" not in [f["check"] for f in after["findings"]] + [u["check"] for u in after["unchecked"]]
+    assert set(f["check"] for f in after["findings"]) < set(f["check"] for f in before["findings"])
+    assert sorted(t["Name"] for t in ct.describe_trails()["trailList"]) == ["audit-us-east-1", "org-wide"]

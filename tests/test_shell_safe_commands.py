@@ -201,3 +201,124 @@ def test_validate_warns_about_a_fix_command_word_that_would_glob(tmp_path):
     import json
     warnings = json.loads(r.out)["files"][0]["warnings"]
     assert warnings[0]["line"] == line and "Functions[0]" in warnings[0]["message"]
+
+
+# =====================================================================================
+# Shell leftovers (issue 16, item 2; h/posture): a placeholder that holds several
+# words, and --query values with backticks or JMESPath's own operators.
+# =====================================================================================
+
+def _bare_placeholders(template: str) -> list[str]:
+    """$NAME / ${NAME} of a template's own text that are outside any quotes:
+    bash splits their value into words, zsh does not."""
+    found, state, i = [], None, 0
+    for part in expr.parse_template(template).parts:
+        if not isinstance(part, str):
+            continue
+        i = 0
+        while i < len(part):
+            c = part[i]
+            if state == "'":
+                state = None if c == "'" else state
+            elif c == "\\":
+                i += 1
+            elif state == '"':
+                state = None if c == '"' else state
+            elif c in "'\"":
+                state = c
+            elif c == "$":
+                m = re.match(r"\$(\{[A-Za-z_]\w*\}|[A-Za-z_]\w*)", part[i:])
+                if m:
+                    found.append(m.group(0))
+                    i += len(m.group(0))
+                    continue
+            i += 1
+    return found
+
+
+def _fix_templates() -> list[tuple[str, str, str]]:
+    out = []
+    for pid, entry in sorted(catalog.discover().items()):
+        book = playbook.load(entry.path)
+        for check in book.checks:
+            out += [(pid, check.id, t) for t in check.fix_commands]
+    return out
+
+
+def test_no_fix_command_template_leaves_a_placeholder_to_word_splitting():
+    # `--vpc-subnet-ids $SUBNET_IDS` is several IDs in bash and one word in zsh
+    bare = {f"{pid}/{check}": _bare_placeholders(t) for pid, check, t in _fix_templates() if _bare_placeholders(t)}
+    assert bare == {}, "quote each placeholder (\"$X\"), one value per variable, or a comma form inside one word"
+    assert _bare_placeholders('aws x --ids $IDS "$ONE" a="$TWO" \'$THREE\' ${p}') == ["$IDS"]
+
+
+def _words(shell: str, cmd: str, cwd: Path, values: dict[str, str]) -> str:
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(cwd), "LC_ALL": "C", "ARGS_LOG": str(cwd / "args.log"), **values}
+    (cwd / "args.log").write_text("")
+    run = subprocess.run([shell, "-c", PRELUDE[shell] + cmd], capture_output=True, text=True, timeout=30,
+                         cwd=cwd, env=env)
+    assert run.returncode == 0 and run.stderr == "", (shell, cmd, run.stderr)
+    return (cwd / "args.log").read_text()
+
+
+@pytest.mark.skipif(len(SHELLS) < 2, reason="needs both bash and zsh (.ci/run installs zsh when it can)")
+def test_a_placeholder_holding_several_words_gives_the_same_words_in_bash_and_zsh(tmp_path):
+    commands = [c for c in unique_commands() if re.search(r"\$\{?[A-Z_][A-Z0-9_]*", c)]
+    assert any("--vpc-subnet-ids" in c for c in commands)
+    differ = {}
+    for cmd in commands:
+        values = {name: f"{name.lower()} second-word" for name in re.findall(r"\$\{?([A-Z_][A-Z0-9_]*)", cmd)}
+        words = {}
+        for shell in SHELLS:
+            (tmp_path / shell).mkdir(exist_ok=True)
+            words[shell] = _words(shell, cmd, tmp_path / shell, values)
+        if words["bash"] != words["zsh"]:
+            differ[cmd] = words
+    assert not differ, differ
+    # the proxy's subnets: one variable per subnet, each a word of its own in both shells
+    proxy = next(c for c in commands if "create-db-proxy" in c)
+    (tmp_path / "zsh").mkdir(exist_ok=True)
+    log = _words("zsh", proxy, tmp_path / "zsh", {"SUBNET_ID_1": "subnet-a", "SUBNET_ID_2": "subnet-b",
+                                                   "DB_SECRET_ARN": "s", "PROXY_ROLE_ARN": "r"})
+    assert "<--vpc-subnet-ids>\n<subnet-a>\n<subnet-b>\n<--vpc-security-group-ids>" in log
+
+
+QUERIES = [
+    # template, what it renders to, the --query word the AWS CLI must get
+    ("aws x --query A[?b==`1`].c", "aws x --query 'A[?b==`1`].c'", "A[?b==`1`].c"),
+    ('aws x --query "A[?b==`1`]"', 'aws x --query "A[?b==\\`1\\`]"', "A[?b==`1`]"),
+    ("aws x --query A|[0]", "aws x --query 'A|[0]'", "A|[0]"),
+    ("aws x --query length(A)", "aws x --query 'length(A)'", "length(A)"),
+    ("aws x --query sort_by(A,&Name)[-1].Name", "aws x --query 'sort_by(A,&Name)[-1].Name'", "sort_by(A,&Name)[-1].Name"),
+    ("aws x --query A[?n>`3`]", "aws x --query 'A[?n>`3`]'", "A[?n>`3`]"),
+    ("aws x --query=length(A)|[0]", "aws x --query='length(A)|[0]'", "--query=length(A)|[0]"),
+    ("aws x --query SummaryMap.AccountMFAEnabled", "aws x --query SummaryMap.AccountMFAEnabled",
+     "SummaryMap.AccountMFAEnabled"),
+    # the command substitution's own parenthesis still closes it
+    ("for r in $(aws x --query length(A)); do echo \"$r\"; done",
+     "for r in $(aws x --query 'length(A)'); do echo \"$r\"; done", "length(A)"),
+    # a value inside the template's own '...'
+    ("aws x --query A[?n=='${n}'] | head", "aws x --query 'A[?n==''`1`'']' | head", "A[?n==`1`]"),
+]
+
+
+@pytest.mark.parametrize("template,rendered,word", QUERIES)
+def test_a_query_with_backticks_or_jmespath_operators_is_quoted(template, rendered, word):
+    assert engine._command(template, {"n": "`1`"}) == rendered
+    assert expanded_chars(rendered) == []
+
+
+def test_a_value_or_a_spelled_out_command_with_backticks_is_quoted_too():
+    assert engine._command("aws x --query ${q}", {"q": "A[?b==`1`]"}) == "aws x --query 'A[?b==`1`]'"
+    assert engine._command("aws x --query \"${q}\"", {"q": "A[?b==`1`]"}) == 'aws x --query "A[?b==\\`1\\`]"'
+    assert engine._command("${c && 'aws x --query length(A[?b==`1`])' || `null`}", {"c": True}) == \
+        "aws x --query 'length(A[?b==`1`])'"
+    assert expr.glob_words("aws x --query A[?b==`1`] --y length(B)") == ["A[?b==`1`]"]
+
+
+@pytest.mark.skipif(not SHELLS, reason="no shell to run the commands in")
+@pytest.mark.parametrize("shell", SHELLS)
+def test_the_quoted_queries_reach_the_aws_cli_as_written(shell, tmp_path):
+    for template, rendered, word in QUERIES:
+        log = _words(shell, rendered, tmp_path, {})
+        assert f"<{word}>" in log.splitlines(), (shell, rendered, log)

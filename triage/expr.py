@@ -837,7 +837,8 @@ def shell_quote(text: str, inside: str | None = None) -> str:
 # (^ ~ #, on for many zsh users), '#' starting a comment, '~' a home
 # directory; '=' starting a word is a path lookup in zsh. A leading ~/ is
 # the home directory in both shells and stays as it is.
-_GLOB_CHARS = frozenset("*?[]{}!^~#")
+_GLOB_CHARS = frozenset("*?[]{}!^~#`")       # and '`': command substitution in both
+_QUERY_CHARS = frozenset("|&<>()")               # JMESPath's, in a --query value: not the shell's
 _SEPARATORS = frozenset(" \t\n;&|<>()")
 
 
@@ -845,28 +846,34 @@ def guard_words(literal: str, state: str | None = None, word_start: bool = True,
                 found: list[str] | None = None) -> tuple[str, bool]:
     """A template's literal shell text with every bare run of characters
     that bash or zsh would expand (a glob, brace, history or tilde
-    character; '#' or '=' starting a word) put in single quotes, and a '!'
-    inside "..." moved out of it. The words the shell computes are the
-    same; only expansion is prevented. $NAME and ${NAME} are left alone, so
-    placeholders such as "$PUBLIC_SUBNET_ID" still expand. `state` is the
+    character, a backtick; '#' or '=' starting a word) put in single
+    quotes, and a '!' inside "..." moved out of it, a backtick there
+    escaped. The words the shell computes are the same; only expansion is
+    prevented. $NAME and ${NAME} are left alone, so placeholders such as
+    "$PUBLIC_SUBNET_ID" still expand. The value of `--query` is a JMESPath
+    expression: its `|`, `&`, `<`, `>` and balanced parentheses belong to
+    it, not to the shell, so they are quoted with it. `state` is the
     quoting state the literal starts in, `word_start` whether it starts a
     word; returns the text and whether the next character starts a word.
     The runs that needed quoting are appended to `found` (for `validate`)."""
     out: list[str] = []
     run: list[str] = []
     run_start = word_start
+    word: list[str] = []           # the current word as written (quotes included)
+    query = False                  # in the value of --query
+    depth = 0                      # open parentheses in that value
 
     def flush() -> None:
         if run:
-            word = "".join(run)
-            home = "~" if run_start and (word == "~" or word.startswith("~/")) else ""
-            rest = word[len(home):]
-            if rest and _expands(rest, run_start and not home):
+            text = "".join(run)
+            home = "~" if run_start and (text == "~" or text.startswith("~/")) else ""
+            rest = text[len(home):]
+            if rest and (_expands(rest, run_start and not home) or (query and _QUERY_CHARS & set(rest))):
                 out.append(f"{home}'{rest}'")
                 if found is not None:
-                    found.append(word)
+                    found.append(text)
             else:
-                out.append(word)
+                out.append(text)
             run.clear()
 
     i, n = 0, len(literal)
@@ -880,41 +887,57 @@ def guard_words(literal: str, state: str | None = None, word_start: bool = True,
                 out.append(literal[i:i + 2])
                 i += 2
                 continue
-            if c == "!":
-                out.append("\"'!'\"")
+            if c in "!`":
+                out.append("\"'!'\"" if c == "!" else "\\`")
                 if found is not None:
-                    found.append("!")
+                    found.append(c)
             else:
                 out.append(c)
             state = None if c == '"' else state
+        elif query and (c in "|&<>" or c == "(" or (c == ")" and depth)):
+            depth += {"(": 1, ")": -1}.get(c, 0)
+            if not run:
+                run_start = word_start
+            run.append(c)
         elif c in _SEPARATORS:
             flush()
+            query = c in " \t" and "".join(word) == "--query"
+            depth = 0
+            word.clear()
             out.append(c)
             word_start = True
             i += 1
             continue
-        elif c in "'\"\\$`":
+        elif c in "'\"\\$":
             flush()
             if c in "'\"":
                 state = c
                 out.append(c)
             elif c == "\\":
                 out.append(literal[i:i + 2])
+                word.append(literal[i:i + 2])
                 i += 2
                 word_start = False
                 continue
             elif c == "$":
                 m = re.match(r"\$(\{[^}]*\}|[A-Za-z_][A-Za-z0-9_]*|[0-9?#@*!$-])?", literal[i:])
                 out.append(m.group(0))
+                word.append(m.group(0))
                 i += len(m.group(0))
                 word_start = False
                 continue
-            else:
-                out.append(c)
         else:
             if not run:
                 run_start = word_start
             run.append(c)
+            if c == "=" and "".join(word) == "--query":
+                flush()                    # --query=VALUE: the value is quoted on its own
+                query, run_start = True, False
+                word.append(c)
+                word_start = False
+                i += 1
+                continue
+        word.append(c)
         word_start = False
         i += 1
     flush()

@@ -1,6 +1,9 @@
 """The seed's "common mistakes to avoid": root access keys and no root MFA,
-a public S3 bucket, no multi-region CloudTrail trail, and an RDS instance in
-public reach and unencrypted, all in the default account; the healthy twin is
+two public S3 buckets (one by its policy, which also lets a partner account
+list it, one by its ACL), no multi-region CloudTrail trail (the one-region
+trail's bucket has CloudTrail's policy: the proven-fix tests point the new
+trail at it as $TRAIL_BUCKET), and an RDS instance in public reach and
+unencrypted, all in the default account; the healthy twin is
 a second moto account (TWIN_ACCOUNT) with each of them done right.
 
 moto has no root user: the credential report's `<root_account>` row (the
@@ -14,6 +17,7 @@ import json
 from . import ACCOUNT, REGION, Case, Seeder, scenario
 
 TWIN_ACCOUNT = "222233334444"
+PARTNER_ACCOUNT = "444455556666"  # a legitimate cross-account reader that a public-bucket fix must leave alone
 TWIN_USER = "posture-auditor"     # its access key is how a test acts as the twin account
 ROOT_ROW = "<root_account>"
 
@@ -35,14 +39,32 @@ class AccountSeeder(Seeder):
         request.headers["x-moto-account-id"] = self.account
 
 
-def _public_policy(bucket: str) -> str:
-    return json.dumps({"Version": "2012-10-17", "Statement": [{
-        "Sid": "PublicRead", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
-        "Resource": f"arn:aws:s3:::{bucket}/*"}]})
+def _public_policy(bucket: str, *, partner: bool = False) -> str:
+    statements = [{"Sid": "PublicRead", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+                   "Resource": f"arn:aws:s3:::{bucket}/*"}]
+    if partner:
+        statements.append({"Sid": "PartnerList", "Effect": "Allow",
+                           "Principal": {"AWS": f"arn:aws:iam::{PARTNER_ACCOUNT}:root"},
+                           "Action": "s3:ListBucket", "Resource": f"arn:aws:s3:::{bucket}"})
+    return json.dumps({"Version": "2012-10-17", "Statement": statements})
 
 
-def _trail(s: Seeder, name: str, bucket: str, multi_region: bool, logging: bool) -> None:
+def _trail_bucket_policy(bucket: str, account: str) -> str:
+    """What CloudTrail needs to write to a bucket (AWS refuses create-trail without it)."""
+    service = {"Service": "cloudtrail.amazonaws.com"}
+    source = {"StringEquals": {"aws:SourceAccount": account}}
+    return json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Sid": "AWSCloudTrailAclCheck", "Effect": "Allow", "Principal": service, "Action": "s3:GetBucketAcl",
+         "Resource": f"arn:aws:s3:::{bucket}", "Condition": source},
+        {"Sid": "AWSCloudTrailWrite", "Effect": "Allow", "Principal": service, "Action": "s3:PutObject",
+         "Resource": f"arn:aws:s3:::{bucket}/AWSLogs/{account}/*",
+         "Condition": {"StringEquals": {"aws:SourceAccount": account, "s3:x-amz-acl": "bucket-owner-full-control"}}},
+    ]})
+
+
+def _trail(s: Seeder, name: str, bucket: str, multi_region: bool, logging: bool, account: str = ACCOUNT) -> None:
     s.client("s3").create_bucket(Bucket=bucket)
+    s.client("s3").put_bucket_policy(Bucket=bucket, Policy=_trail_bucket_policy(bucket, account))
     ct = s.client("cloudtrail")
     ct.create_trail(Name=name, S3BucketName=bucket, IsMultiRegionTrail=multi_region)
     if logging:
@@ -70,7 +92,9 @@ def account_posture(s: Seeder) -> list[Case]:
 
     s3 = s.client("s3")
     s3.create_bucket(Bucket="public-assets-demo")         # no Block Public Access, public policy
-    s3.put_bucket_policy(Bucket="public-assets-demo", Policy=_public_policy("public-assets-demo"))
+    s3.put_bucket_policy(Bucket="public-assets-demo",     # ...that also lets a partner account list it
+                         Policy=_public_policy("public-assets-demo", partner=True))
+    s3.create_bucket(Bucket="shared-reports-demo", ACL="public-read")   # no Block Public Access, public ACL
     s3.create_bucket(Bucket="press-kit-demo")             # public policy, but Block Public Access on
     _bpa_on(s, "press-kit-demo")
     s3.put_bucket_policy(Bucket="press-kit-demo", Policy=_public_policy("press-kit-demo"))
@@ -89,10 +113,12 @@ def account_posture(s: Seeder) -> list[Case]:
                            AuthenticationCode2="654321")
     twin.client("s3").create_bucket(Bucket="twin-assets-demo")
     _bpa_on(twin, "twin-assets-demo")
-    _trail(twin, "organization-audit", "twin-trail-logs-demo", multi_region=True, logging=True)
+    _trail(twin, "organization-audit", "twin-trail-logs-demo", multi_region=True, logging=True, account=TWIN_ACCOUNT)
     _bpa_on(twin, "twin-trail-logs-demo")
     _db(twin, "twin-reporting", public=False, encrypted=True)
 
     return [Case("account-posture", {}, ["root-access-keys", "root-mfa-disabled", "s3-bucket-public", "no-cloudtrail",
                                          "rds-publicly-accessible", "rds-unencrypted"],
-                 f"the common mistakes, all in account {ACCOUNT}")]
+                 f"the common mistakes, all in account {ACCOUNT}",
+                 # the trail's bucket is a human's choice; the existing trail's bucket has CloudTrail's policy
+                 fix_vars={"TRAIL_BUCKET": "audit-trail-logs-demo"})]
