@@ -153,7 +153,10 @@ def apply(url: str, command: str, fix_vars: dict[str, str]) -> subprocess.Comple
     """Run one printed command exactly as pasted: through bash, with `set -u`
     so a shell variable the test did not supply is an error, not an empty word."""
     assert shutil.which("bash"), "bash is needed to apply fix commands"
-    return subprocess.run(["bash", "-c", "set -eu\n" + command], capture_output=True, text=True,
+    # AWS CLI v1 ignores AWS_ENDPOINT_URL for some services (rds, sqs in us-east-1):
+    # every `aws` goes to the moto server explicitly, never to a real endpoint.
+    prelude = 'set -eu\naws() { command aws --endpoint-url "$AWS_ENDPOINT_URL" "$@"; }\n'
+    return subprocess.run(["bash", "-c", prelude + command], capture_output=True, text=True,
                           timeout=120, env=aws_cli_env(url, fix_vars))
 
 
@@ -181,6 +184,11 @@ def model_problems(command: str) -> list[str]:
     if operation not in ops:
         return [f"aws {service} has no operation {operation!r}"]
     op = ops[operation]
+    if operation == "wait":     # aws SERVICE wait WAITER --flags: the waiter's own arguments
+        waiters = op.subcommand_table
+        if not rest or rest[0] not in waiters:
+            return [f"aws {service} wait has no waiter {rest[0] if rest else '(none given)'!r}"]
+        operation, op, rest = f"wait {rest[0]}", waiters[rest[0]], rest[1:]
     args = getattr(op, "arg_table", {})
     global_args = driver._get_argument_table()
     problems, given = [], {}

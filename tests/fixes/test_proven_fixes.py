@@ -89,6 +89,9 @@ def test_moto_cannot_apply_this_fix_so_its_commands_are_checked_against_the_cli_
     ("aws rds modify-db-instance --db-instance-identifier d --publicly-accessible false", "is a switch"),
     ("aws lambda get-function --function-name f --region eu-west-1 --query Configuration.Timeout", None),
     ("aws lamda get-function --function-name f", "no AWS CLI service"),
+    ("aws rds wait db-snapshot-available --db-snapshot-identifier s", None),
+    ("aws rds wait db-snapshot-availabel --db-snapshot-identifier s", "has no waiter"),
+    ("aws rds wait db-snapshot-available --snapshot-id s", "has no --snapshot-id"),
 ])
 def test_the_model_check_catches_what_the_cli_would_refuse(command, problem):
     problems = model_problems(command)
