@@ -17,7 +17,7 @@ from typing import Any, Callable
 from . import expr
 from .aws import Aws, CallError, CallFailed
 from .errors import AwsUnavailable, ReadOnlyViolation, UsageError
-from .playbook import SEVERITIES, Check, Input, Playbook, Step
+from .playbook import SEVERITIES, Check, Input, Playbook, Step, a_or_an
 from .redact import Redactor
 from .redact import shared as shared_redactor
 from .sanitize import deep_clean
@@ -169,11 +169,25 @@ def _coerce(spec: Input, value: Any) -> Any:
         elif spec.type == "list" and isinstance(value, str):
             value = [v for v in value.split(",") if v]
     except ValueError as exc:
-        raise UsageError(f"{spec.flag}: {exc}" if spec.type == "duration" else f"{spec.flag} must be a {spec.type}, got {value!r}") from None
+        if spec.type == "duration":
+            raise UsageError(f"{spec.flag}: {exc}") from None
+        raise UsageError(f"{spec.flag} must be {a_or_an(spec.type)}, got {value!r}", _what_to_write(spec)) from None
+    if spec.minimum is not None and spec.type in ("integer", "number") and value < spec.minimum:
+        raise UsageError(f"{spec.flag} must be at least {spec.minimum}, got {value!r}", _what_to_write(spec))
     bad = [v for v in (value if spec.type == "list" else [value]) if v not in spec.choices] if spec.choices else []
     if bad:
         raise UsageError(f"{spec.flag} must be one of {', '.join(map(str, spec.choices))}, got {bad[0]!r}")
     return value
+
+
+def _what_to_write(spec: Input) -> str | None:
+    """The hint of a rejected integer or number: what to write instead."""
+    if spec.type not in ("integer", "number"):
+        return None
+    kind = "a whole number" if spec.type == "integer" else "a number"
+    at_least = f" of {spec.minimum} or more" if spec.minimum is not None else ""
+    example = spec.default if spec.default is not None else spec.example if spec.example is not None else spec.minimum
+    return f"write {kind}{at_least}" + (f", e.g. {spec.flag} {example}" if example is not None else "")
 
 
 def run(playbook: Playbook, inputs: dict[str, Any], aws: Aws, *, deadline: float | None = None,
@@ -325,7 +339,7 @@ def _subject_missing(playbook: Playbook, outcomes: dict[str, StepOutcome], conte
         else f"{subject.kind} {name} does not exist",
         explanation=explanation, evidence={"name": name, "region": region, "error": outcome.error.code},
         fix_text=hint or f"Check the {subject.kind}'s name and region; none of the other checks apply until it exists.",
-        fix_commands=[c for c in (_command(t, context) for t in subject.commands) if c],
+        fix_commands=_commands(subject.commands, context),
         when=f"{subject.step} answered {outcome.error.code}", steps=(subject.step,))
 
 
@@ -496,11 +510,29 @@ def _evaluate(check: Check, context: dict, outcomes: dict[str, StepOutcome], pla
             title=_text(check.title, context),
             explanation=_text(check.explanation, context),
             evidence=evidence, fix_text=_text(check.fix_text, context),
-            fix_commands=[c for c in (_command(t, context) for t in check.fix_commands) if c],
+            fix_commands=_commands(check.fix_commands, context),
             when=check.when, steps=tuple(sorted(check.uses)), references=check.references)
     except Exception as exc:
         causes = "".join(f"; derived value '{k}' failed: {v}" for k, v in (derive_errors or {}).items())
         return Unchecked(check.id, f"could not evaluate: {exc}{causes} (a playbook bug; run `triage validate {playbook.path}`)")
+
+
+def _commands(templates, context: dict) -> list[str]:
+    """The fix commands of a list of templates: one each, none for a template
+    that yields nothing, one per argv for a template that yields a list of
+    argvs (`plan[].['aws', 'lambda', ..., function]`: a command for every item)."""
+    out: list[str] = []
+    for t in templates:
+        parsed = expr.parse_template(t)
+        if len(parsed.parts) == 1 and isinstance(parsed.parts[0], tuple):
+            value = parsed.render(context)
+            if isinstance(value, list) and value and all(isinstance(v, list) for v in value):
+                out += [shlex.join(expr.stringify(w) for w in argv) for argv in value if argv]
+                continue
+        command = _command(t, context)
+        if command:
+            out.append(command)
+    return out
 
 
 def _command(template: str, context: dict) -> str | None:
