@@ -215,7 +215,6 @@ def test_the_proxy_fix_applied_with_the_aws_cli_makes_no_rds_proxy_go_away(tmp_p
     from fixes.harness import aws_cli_env, diagnose, finding_ids, fix_commands
 
     from triage.demo.scenarios import seed_all
-    from triage.demo.server import MotoServer
 
     wrapper = tmp_path / "bin" / "aws"
     wrapper.parent.mkdir()
@@ -223,20 +222,29 @@ def test_the_proxy_fix_applied_with_the_aws_cli_makes_no_rds_proxy_go_away(tmp_p
     wrapper.write_text(f'#!/bin/sh\nexec "{real}" --endpoint-url "$AWS_ENDPOINT_URL" "$@"\n')
     wrapper.chmod(0o755)
     inputs = {"db": "orders-db", "function": ["orders-api", "orders-worker"]}
-    with MotoServer() as server:
-        case = next(c for c in seed_all(server.url, ["rds-connections"]) if c.inputs == inputs)
-        assert set(case.fix_vars) >= {"DB_SECRET_ARN", "PROXY_ROLE_ARN"}
-        before = diagnose(server.url, "rds-connections", inputs)
-        commands = fix_commands(before, "no-rds-proxy")
-        assert [c.split()[2] for c in commands] == ["create-db-proxy", "register-db-proxy-targets", "describe-db-proxies"]
-        env = aws_cli_env(server.url, case.fix_vars)
-        env["PATH"] = f"{wrapper.parent}{os.pathsep}{env['PATH']}"
-        for command in commands:
-            done = subprocess.run(["bash", "-c", "set -eu\n" + command], capture_output=True, text=True,
-                                  timeout=120, env=env)
-            assert done.returncode == 0, f"{command}\n{done.stderr}"
-        assert done.stdout.strip().strip('"').startswith("orders-db-proxy.")      # the endpoint to point the functions at
-        after = diagnose(server.url, "rds-connections", inputs)
+    # moto's state is per process: a server in this process would share (and change) the seeded world the other tests read
+    serve = ("import sys\nfrom triage.demo.server import MotoServer\nwith MotoServer() as s:\n"
+             "    print(s.url, flush=True)\n    sys.stdin.read()\n")
+    with subprocess.Popen([sys.executable, "-c", serve], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) as proc:
+        try:
+            url = proc.stdout.readline().strip()
+            assert url.startswith("http://127.0.0.1:"), "the moto server process did not start"
+            case = next(c for c in seed_all(url, ["rds-connections"]) if c.inputs == inputs)
+            assert set(case.fix_vars) >= {"DB_SECRET_ARN", "PROXY_ROLE_ARN"}
+            before = diagnose(url, "rds-connections", inputs)
+            commands = fix_commands(before, "no-rds-proxy")
+            assert [c.split()[2] for c in commands] == ["create-db-proxy", "register-db-proxy-targets",
+                                                        "describe-db-proxies"]
+            env = aws_cli_env(url, case.fix_vars)
+            env["PATH"] = f"{wrapper.parent}{os.pathsep}{env['PATH']}"
+            for command in commands:
+                done = subprocess.run(["bash", "-c", "set -eu\n" + command], capture_output=True, text=True,
+                                      timeout=120, env=env)
+                assert done.returncode == 0, f"{command}\n{done.stderr}"
+            assert done.stdout.strip().strip('"').startswith("orders-db-proxy.")   # the endpoint for the functions
+            after = diagnose(url, "rds-connections", inputs)
+        finally:
+            proc.stdin.close()
     assert "no-rds-proxy" not in finding_ids(after)
     assert not set(finding_ids(after)) - set(finding_ids(before))
     assert "no-rds-proxy" not in [u["check"] for u in after["unchecked"]]
