@@ -85,6 +85,15 @@ checks:"""), 8, "cycle", "break the cycle"),
     ("paginate a non-paginated call", GOOD.replace("    params:", "    paginate: true\n    params:"), 10,
      "cannot be paginated", "remove"),
     ("not a mapping", "- just\n- a list\n", 1, "must be a YAML mapping", "triage new"),
+    ("an empty value where a string belongs", GOOD.replace("when: config.Timeout < `10`", "when:"), 15,
+     "checks.0.when must be a string, not an empty value", "quote the value"),
+    ("minimum on a string input", GOOD.replace("    required: true", "    required: true\n    minimum: 1"), 7,
+     "input 'function' is a string; only integer and number inputs take a minimum", "drop `minimum:`"),
+    ("default below its minimum", GOOD.replace("inputs:\n", "inputs:\n  pool_size:\n    type: integer\n"
+                                               "    default: 0\n    minimum: 1\n"), 7,
+     "input 'pool_size': default 0 is below its minimum 1", "make the default 1 or more"),
+    ("minimum not a number", GOOD.replace("    required: true", "    required: true\n    minimum: one"), 7,
+     "minimum must be a number, not a string", ""),
 ]
 
 

@@ -74,6 +74,8 @@ def input_flags(parser: argparse.ArgumentParser, inputs: dict) -> None:
         help_text = spec.get("help", "")
         if spec.get("choices"):  # checked by engine.coerce_inputs once typed (argparse would compare strings)
             help_text += f" (one of: {', '.join(map(str, spec['choices']))})"
+        if spec.get("minimum") is not None:
+            help_text += f" (at least {spec['minimum']})"
         if "default" in spec:
             help_text += f" (default: {spec['default']})"
         if spec.get("required"):

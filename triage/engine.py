@@ -18,7 +18,7 @@ from typing import Any, Callable
 from . import expr
 from .aws import Aws, CallError, CallFailed
 from .errors import AwsUnavailable, ReadOnlyViolation, UsageError
-from .playbook import SEVERITIES, Check, Input, Playbook, Step
+from .playbook import SEVERITIES, Check, Input, Playbook, Step, a_or_an
 from .redact import Redactor
 from .redact import shared as shared_redactor
 from .sanitize import deep_clean
@@ -173,11 +173,25 @@ def _coerce(spec: Input, value: Any) -> Any:
         elif spec.type == "list" and isinstance(value, str):
             value = [v for v in value.split(",") if v]
     except ValueError as exc:
-        raise UsageError(f"{spec.flag}: {exc}" if spec.type == "duration" else f"{spec.flag} must be a {spec.type}, got {value!r}") from None
+        if spec.type == "duration":
+            raise UsageError(f"{spec.flag}: {exc}") from None
+        raise UsageError(f"{spec.flag} must be {a_or_an(spec.type)}, got {value!r}", _what_to_write(spec)) from None
+    if spec.minimum is not None and spec.type in ("integer", "number") and value < spec.minimum:
+        raise UsageError(f"{spec.flag} must be at least {spec.minimum}, got {value!r}", _what_to_write(spec))
     bad = [v for v in (value if spec.type == "list" else [value]) if v not in spec.choices] if spec.choices else []
     if bad:
         raise UsageError(f"{spec.flag} must be one of {', '.join(map(str, spec.choices))}, got {bad[0]!r}")
     return value
+
+
+def _what_to_write(spec: Input) -> str | None:
+    """The hint of a rejected integer or number: what to write instead."""
+    if spec.type not in ("integer", "number"):
+        return None
+    kind = "a whole number" if spec.type == "integer" else "a number"
+    at_least = f" of {spec.minimum} or more" if spec.minimum is not None else ""
+    example = spec.default if spec.default is not None else spec.example if spec.example is not None else spec.minimum
+    return f"write {kind}{at_least}" + (f", e.g. {spec.flag} {example}" if example is not None else "")
 
 
 def run(playbook: Playbook, inputs: dict[str, Any], aws: Aws, *, deadline: float | None = None,
@@ -329,7 +343,7 @@ def _subject_missing(playbook: Playbook, outcomes: dict[str, StepOutcome], conte
         else f"{subject.kind} {name} does not exist",
         explanation=explanation, evidence={"name": name, "region": region, "error": outcome.error.code},
         fix_text=hint or f"Check the {subject.kind}'s name and region; none of the other checks apply until it exists.",
-        fix_commands=[c for c in (_command(t, context) for t in subject.commands) if c],
+        fix_commands=_commands(subject.commands, context),
         when=f"{subject.step} answered {outcome.error.code}", steps=(subject.step,))
 
 
@@ -506,7 +520,7 @@ def _evaluate(check: Check, context: dict, outcomes: dict[str, StepOutcome], pla
             title=_text(check.title, context),
             explanation=_text(check.explanation, context),
             evidence=evidence, fix_text=_text(check.fix_text, context),
-            fix_commands=[c for c in (_command(t, context) for t in check.fix_commands) if c],
+            fix_commands=_commands(check.fix_commands, context),
             when=check.when, steps=tuple(sorted(check.uses)), references=check.references)
     except Exception as exc:
         causes = "".join(f"; derived value '{k}' failed: {v}" for k, v in (derive_errors or {}).items())
@@ -514,6 +528,32 @@ def _evaluate(check: Check, context: dict, outcomes: dict[str, StepOutcome], pla
 
 
 _PLACEHOLDER = re.compile(r"\$[A-Z][A-Z0-9_]*")   # a shell variable the engineer sets: $STREAM_ARN
+
+
+def _commands(templates, context: dict) -> list[str]:
+    """The fix commands of a list of templates: one each, none for a template
+    that yields nothing, one per argv for a template that yields a list of
+    argvs (`plan[].['aws', 'lambda', ..., function]`: a command for every item)."""
+    out: list[str] = []
+    for t in templates:
+        parsed = expr.parse_template(t)
+        if len(parsed.parts) == 1 and isinstance(parsed.parts[0], tuple):
+            value = parsed.render(context)
+            if isinstance(value, list) and value and all(isinstance(v, list) for v in value):
+                literals = expr.string_literals(parsed.parts[0][1])
+                out += [_argv(argv, literals) for argv in value if argv]
+                continue
+        command = _command(t, context)
+        if command:
+            out.append(command)
+    return out
+
+
+def _argv(words: list, literals) -> str:
+    """An argv as one shell line: every word quoted, except a placeholder the
+    playbook's expression itself spells out ('$STREAM_ARN' -> "$STREAM_ARN")."""
+    return " ".join(f'"{w}"' if isinstance(w, str) and w in literals and _PLACEHOLDER.fullmatch(w)
+                    else _shell_word(w) for w in words)
 
 
 def _command(template: str, context: dict) -> str | None:
@@ -532,9 +572,7 @@ def _command(template: str, context: dict) -> str | None:
         if value is None or value == [] or value == "":
             return None
         if isinstance(value, list):
-            literals = expr.string_literals(t.parts[0][1])
-            return " ".join(f'"{v}"' if isinstance(v, str) and v in literals and _PLACEHOLDER.fullmatch(v)
-                            else _shell_word(v) for v in value)
+            return _argv(value, expr.string_literals(t.parts[0][1]))
         if isinstance(value, str) and value in expr.string_literals(t.parts[0][1]):
             return expr.guard_words(value)[0]
         return shlex.quote(expr.stringify(value))

@@ -235,6 +235,46 @@ def rds_max_connections(param_value: str | None, engine: str | None, memory_mib:
             "arithmetic": f"DBInstanceClassMemory = {memory} ({memory_mib:g} MiB): {' = '.join(steps)}"}
 
 
+def rds_concurrency_budget(max_connections: Any, pool_size: Any, reserved: Any, unbounded: Any) -> dict | None:
+    """How much reserved concurrency each unbounded function can have so that
+    every function sharing the database stays under 80% of max_connections:
+    the 80% budget, minus what the functions that already reserve concurrency
+    can open (reservation x pool size), shared equally by the unbounded ones.
+    `reserved`: [{function, reserved_concurrency}]; `unbounded`: function names.
+    per_function is None when nothing is left (never 0: a reservation of 0
+    stops a function)."""
+    if not isinstance(max_connections, (int, float)) or not isinstance(pool_size, (int, float)) or pool_size < 1:
+        return None
+    pool = int(pool_size)
+    taken = [r for r in reserved or [] if isinstance(r, dict) and isinstance(r.get("reserved_concurrency"), (int, float))]
+    names = [str(n) for n in unbounded or []]
+    budget = int(math.floor(max_connections * 0.8))
+    held = sum(int(r["reserved_concurrency"]) * pool for r in taken)
+    left = budget - held
+    n = len(names)
+    per_function = left // (n * pool) if n and left > 0 else 0
+    steps = [f"80% of max_connections {max_connections:g} = {budget} connections"]
+    if taken:
+        each = " + ".join(f"{r['function']} {int(r['reserved_concurrency'])}" for r in taken)
+        total = f"{each} = {held // pool}" if len(taken) > 1 else each
+        steps.append(f"already reserved: {total} x pool size {pool} = {held} connections; {budget} - {held} = {left} left")
+    if n and per_function >= 1:
+        steps.append(f"floor({left} / ({n} unbounded function{'s' if n != 1 else ''} x pool size {pool})) = "
+                     f"{per_function} each")
+    elif n:
+        steps.append(f"less than 1 each for {n} unbounded function{'s' if n != 1 else ''} x pool size {pool}: "
+                     "nothing is left for them")
+    return {
+        "max_connections": max_connections, "budget": budget, "pool_size": pool,
+        "already_reserved": [{"function": r["function"], "reserved_concurrency": int(r["reserved_concurrency"])}
+                             for r in taken],
+        "already_reserved_connections": held, "left": left, "unbounded_functions": n,
+        "per_function": per_function if per_function >= 1 else None,
+        "plan": [{"function": f, "reserved_concurrency": per_function} for f in names] if per_function >= 1 else [],
+        "arithmetic": "; ".join(steps),
+    }
+
+
 def csv_rows(content: Any) -> list[dict]:
     """CSV text or bytes (e.g. the IAM credential report) -> one dict per row."""
     import csv
@@ -534,6 +574,11 @@ class TriageFunctions(jfn.Functions):
     @jfn.signature({"types": ["string", "number", "null"]}, {"types": ["string", "null"]}, {"types": ["number", "null"]})
     def _func_rds_max_connections(self, param_value, engine, memory_mib):
         return rds_max_connections(None if param_value is None else str(param_value), engine, memory_mib)
+
+    @jfn.signature({"types": ["number", "null"]}, {"types": ["number", "null"]}, {"types": ["array", "null"]},
+                   {"types": ["array", "null"]})
+    def _func_rds_concurrency_budget(self, max_connections, pool_size, reserved, unbounded):
+        return rds_concurrency_budget(max_connections, pool_size, reserved, unbounded)
 
     @jfn.signature({"types": []})
     def _func_csv_rows(self, content):

@@ -44,6 +44,7 @@ class Input:
     complete: Completion | None = None
     format: str | None = None         # triage/input_formats.py: checked before anything runs
     ask: bool = False                 # the REPL asks for it when it is not given
+    minimum: int | float | None = None  # integer/number inputs: the smallest value accepted
 
     @property
     def flag(self) -> str:
@@ -205,7 +206,7 @@ def _explain_schema_error(err, where: str) -> tuple[str, str | None]:
         wants = [err.validator_value] if isinstance(err.validator_value, str) else list(err.validator_value)
         want = " or ".join(_TYPE_NAMES.get(w, w) for w in wants)
         got = _TYPE_NAMES.get(_json_type(err.instance), _json_type(err.instance))
-        return f"{where} must be a {want}, not a {got}", _TYPE_HINTS.get(wants[0])
+        return f"{where} must be {a_or_an(want)}, not {a_or_an(got)}", _TYPE_HINTS.get(wants[0])
     if v == "enum":
         return f"{where} is {err.instance!r}; expected one of {', '.join(map(str, err.validator_value))}", None
     if v == "pattern":
@@ -232,6 +233,11 @@ _REQUIRED_HINTS = {
     "query": "give a JMESPath that yields the list of names, e.g. Functions[].FunctionName",
     "text": "`fix:` needs `text:`; add `commands:` for copy-paste commands",
 }
+def a_or_an(noun: str) -> str:
+    """'an integer', 'a number', 'an empty value': the article for a type's name."""
+    return f"{'an' if noun[:1].lower() in 'aeio' else 'a'} {noun}"
+
+
 _TYPE_NAMES = {"object": "mapping", "array": "list", "null": "empty value", "integer": "whole number"}
 
 
@@ -539,9 +545,20 @@ class _Builder:
                 expr.parse_duration(spec["default"])
             except ValueError as exc:
                 self.problem(["inputs", name, "default"], str(exc))
+        minimum = spec.get("minimum")
+        if minimum is not None:
+            if itype not in ("integer", "number"):
+                self.problem(["inputs", name, "minimum"], f"input '{name}' is {a_or_an(itype)}; only integer and "
+                             "number inputs take a minimum", "drop `minimum:` or make the input `type: integer`")
+            else:
+                for key in ("default", "example"):
+                    value = spec.get(key)
+                    if isinstance(value, (int, float)) and not isinstance(value, bool) and value < minimum:
+                        self.problem(["inputs", name, key], f"input '{name}': {key} {value} is below its minimum "
+                                     f"{minimum}", f"make the {key} {minimum} or more")
         return Input(name=name, type=itype, required=bool(spec.get("required")), default=spec.get("default"),
                      help=spec.get("help", ""), choices=tuple(spec.get("choices") or ()), example=spec.get("example"),
-                     complete=comp, format=spec.get("format"), ask=bool(spec.get("ask")))
+                     complete=comp, format=spec.get("format"), ask=bool(spec.get("ask")), minimum=minimum)
 
     def refs(self, path: list, names: set[str], known: set[str], inputs: dict) -> set[str]:
         for name in sorted(names - known):

@@ -84,6 +84,16 @@ def test_an_error_never_ends_the_session(world):
     assert s.repl.settings.region == "us-east-1"
 
 
+def test_inputs_are_validated_as_on_the_command_line(world):
+    """--pool-size 0 is refused in the REPL too (it used to hide unbounded-lambda-concurrency), before any AWS call."""
+    s = drive(world.url, "rds-connections --db orders-db --function orders-api --pool-size 0" + ENTER
+              + "rds-connections --db orders-db --pool-size abc" + ENTER + CTRL_D)
+    assert "error: --pool-size must be at least 1, got 0" in s.out
+    assert "error: --pool-size must be an integer, got 'abc'" in s.out
+    assert s.out.count("hint: write a whole number of 1 or more, e.g. --pool-size 1") == 2
+    assert s.repl.calls == [] and "Traceback" not in s.out
+
+
 def test_show_without_a_number_lists_findings_and_rejects_out_of_range(world):
     s = drive(world.url, "lambda-timeout --function payments-sync" + ENTER + "show" + ENTER + "show 3" + ENTER
               + "show 2" + ENTER + CTRL_D)
