@@ -87,6 +87,8 @@ def epoch_ms(value: Any) -> int | None:
     it is none of these."""
     if value is None or isinstance(value, bool):
         return None
+    if isinstance(value, datetime):
+        return int((value if value.tzinfo else value.replace(tzinfo=timezone.utc)).timestamp() * 1000)
     if isinstance(value, (int, float)):
         return int(value if value > 10**11 else value * 1000)
     m = re.fullmatch(r"\s*(\d{4}-\d\d-\d\d)[T ](\d\d:\d\d(?::\d\d)?)(?:\.(\d+))?\s*(Z|[+-]\d\d:?\d\d)?\s*",
@@ -349,6 +351,16 @@ class TriageFunctions(jfn.Functions):
     @jfn.signature({"types": ["string", "number", "null"]})
     def _func_epoch_ms(self, value):
         return epoch_ms(value)
+
+    @jfn.signature({"types": ["array", "null"]}, {"types": ["string"]}, {"types": ["string", "number", "null"]})
+    def _func_after(self, items, path, time_value):
+        """The elements whose time at `path` is after `time_value` (epoch s/ms
+        or ISO); every element when `time_value` is null (no cut)."""
+        cut = epoch_ms(time_value)
+        if cut is None:
+            return list(items or [])
+        compiled = compile_expr(path)
+        return [i for i in items or [] if (epoch_ms(compiled.search(i, options=OPTIONS)) or cut) > cut]
 
     @jfn.signature({"types": ["array", "null"]}, {"types": ["object", "null"]}, {"types": ["array", "null"]})
     def _func_timeout_lines(self, events, config, reports):
