@@ -57,12 +57,21 @@ def test_timeout_too_low_suggests_a_timeout_derived_from_durations(cli):
     ev = f["evidence"]
     assert ev["timeout_s"] == 3
     assert ev["timed_out_invocations"] == 3
-    assert ev["observed_durations_ms"] == [1200.0, 2100.0, 2900.0, 3000.0, 3000.0]
+    assert ev["observed_durations_ms"] == [3000.0, 3000.0, 2900.0, 2100.0, 1200.0]   # newest first
     assert ev["longest_observed_s"] == 3.0
+    assert ev["longest_observed_from"] == "the REPORT log lines and the AWS/Lambda Duration metric"
     # 2 x 3.0 s -> 6, rounded up to a multiple of 5 -> 10
     assert ev["suggested_timeout_s"] == 10
     assert all("Task timed out after 3.00 seconds" in line for line in ev["timed_out_lines"])
-    assert f["fix"]["commands"] == ["aws lambda update-function-configuration --function-name orders-etl --timeout 10"]
+    assert ev["timed_out_lines_shown"] == "3 of 3, newest first"
+    assert f["fix"]["commands"] == [
+        "aws lambda update-function-configuration --function-name orders-etl --timeout 10",
+        "aws cloudwatch put-metric-alarm --alarm-name orders-etl-duration-near-timeout --namespace AWS/Lambda "
+        "--metric-name Duration --dimensions Name=FunctionName,Value=orders-etl --statistic Maximum --period 300 "
+        "--evaluation-periods 1 --threshold 8000 --comparison-operator GreaterThanOrEqualToThreshold "
+        "--treat-missing-data notBreaching --alarm-actions \"$ALARM_TOPIC_ARN\""]
+    assert "twice the longest observed run: 3 s, from the REPORT log lines" in f["fix"]["text"]
+    assert data["observations"] == []
 
 
 def test_duration_near_timeout_without_timeouts(cli):
@@ -74,7 +83,9 @@ def test_duration_near_timeout_without_timeouts(cli):
     assert f["evidence"]["percent_of_timeout"] == 92
     assert f["evidence"]["metric_max_ms"] == 55200.0
     assert "92%" in f["title"]
-    assert f["fix"]["commands"] == ["aws lambda update-function-configuration --function-name report-builder --timeout 120"]
+    assert f["fix"]["commands"][0] == "aws lambda update-function-configuration --function-name report-builder --timeout 120"
+    assert f["fix"]["commands"][1].startswith("aws cloudwatch put-metric-alarm --alarm-name report-builder-duration-near-timeout ")
+    assert "--threshold 96000 " in f["fix"]["commands"][1]   # 80% of the new 120 s
 
 
 def test_vpc_without_nat_names_subnet_and_route_table(cli, world):
@@ -86,7 +97,10 @@ def test_vpc_without_nat_names_subnet_and_route_table(cli, world):
     assert subnet["subnet"].startswith("subnet-") and subnet["route_table"].startswith("rtb-")
     assert subnet["default_route"] == "none"
     assert f["evidence"]["vpc"].startswith("vpc-")
-    assert any(c.startswith(f"aws ec2 create-route --route-table-id {subnet['route_table']} ") for c in f["fix"]["commands"])
+    [command] = f["fix"]["commands"]
+    assert command.startswith('NAT_GATEWAY_ID=$(aws ec2 create-nat-gateway --subnet-id "$PUBLIC_SUBNET_ID" ')
+    assert f"&& aws ec2 create-route --route-table-id {subnet['route_table']} --destination-cidr-block 0.0.0.0/0 " \
+        '--nat-gateway-id "$NAT_GATEWAY_ID"' in command
     assert "NAT gateway" in f["fix"]["text"]
 
 
@@ -112,7 +126,11 @@ def test_unknown_function_is_one_finding_not_a_pile_of_unchecked_checks(cli):
     assert f["title"] == "Lambda function no-such-function does not exist in us-east-1"
     assert "ResourceNotFoundException" in f["explanation"] and "triage looked in us-east-1" in f["explanation"]
     assert f["evidence"] == {"name": "no-such-function", "region": "us-east-1", "error": "ResourceNotFoundException"}
-    assert "aws lambda list-aliases --function-name no-such-function --region us-east-1" in f["fix"]["commands"]
+    assert f["fix"]["commands"] == [   # it only looks: nothing is created for a name that may be a typo
+        "aws lambda list-functions --region us-east-1 --query 'Functions[].FunctionName' --output text",
+        "aws lambda list-aliases --function-name no-such-function --region us-east-1",
+        'aws lambda get-function --function-name no-such-function --region "$OTHER_REGION" '
+        "--query Configuration.FunctionArn --output text"]
     # every check reads the function's configuration: none is listed as unchecked
     assert data["unchecked"] == []
     r = cli("lambda-timeout", "--function", "no-such-function")

@@ -406,6 +406,13 @@ def _check_result_fields(playbook, data: dict, add, valid: set[str]) -> None:
             check_template(base + ["fix", "text"], fix["text"], root)
         for j, command in enumerate(fix.get("commands") or []):
             check_template(base + ["fix", "commands", j], command, root)
+        resolved = spec.get("resolved") if isinstance(spec.get("resolved"), dict) else {}
+        if isinstance(resolved.get("when"), str):
+            type_of(base + ["resolved", "when"], resolved["when"], root)
+        if isinstance(resolved.get("note"), str):
+            check_template(base + ["resolved", "note"], resolved["note"], root)
+        for name, e in (resolved.get("evidence") or {}).items():
+            type_of(base + ["resolved", "evidence", name], e, root)
 
     # a scan or completion query runs over the call's own result
     scan = getattr(playbook, "scan", None)

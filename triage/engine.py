@@ -54,6 +54,19 @@ class Finding:
 
 
 @dataclass
+class Observation:
+    """A problem a check found only in evidence older than the current
+    configuration (a check's `resolved:`): fixed, under observation. Not a
+    finding: it never changes the outcome."""
+    check: str
+    note: str
+    evidence: dict
+
+    def to_dict(self) -> dict:
+        return {"check": self.check, "note": self.note, "evidence": self.evidence}
+
+
+@dataclass
 class Unchecked:
     check: str
     reason: str
@@ -81,6 +94,7 @@ class Diagnosis:
     region_source: str | None = None  # "from the ARN" when an input's ARN chose the region
     changes: Any = None               # triage.changes.Timeline when the run looked for recent changes
     changes_skipped: str | None = None  # why it did not look (scan, --no-changes): JSON "changes" is null
+    observations: list = field(default_factory=list)   # Observation: fixed, under observation
 
     @property
     def outcome(self) -> str:
@@ -104,6 +118,7 @@ class Diagnosis:
             "inputs": self.inputs,
             "findings": [f.to_dict() for f in self.findings],
             "unchecked": [u.to_dict() for u in self.unchecked],
+            "observations": [o.to_dict() for o in self.observations],
             "checks": len(self.playbook.checks),
             "calls": [c.to_dict() for c in self.calls],
             "seconds": round(self.seconds, 3),
@@ -276,7 +291,7 @@ def run(playbook: Playbook, inputs: dict[str, Any], aws: Aws, *, deadline: float
             context[name] = None
             derive_errors[name] = str(exc)
 
-    findings, unchecked = [], []
+    findings, unchecked, observations = [], [], []
     missing = _subject_missing(playbook, outcomes, context)
     if missing is not None:
         findings.append(missing)
@@ -288,11 +303,14 @@ def run(playbook: Playbook, inputs: dict[str, Any], aws: Aws, *, deadline: float
             findings.append(result)
         elif isinstance(result, Unchecked):
             unchecked.append(result)
+        elif isinstance(result, Observation):
+            observations.append(result)
     findings.sort(key=lambda f: SEVERITIES.index(f.severity))
     # this run's calls only: an Aws shared by concurrent runs (scan, demo, REPL) logs them all
     calls = [c for c in aws.log[log_start:] if getattr(c, "run", None) in (run_id, None)]
     diagnosis = Diagnosis(playbook, values, findings, unchecked, calls, outcomes, redactor, region,
-                          time.monotonic() - started, interrupted=cancel.is_set(), region_source=region_source)
+                          time.monotonic() - started, interrupted=cancel.is_set(), region_source=region_source,
+                          observations=observations)
     diagnosis.unavailable = _unavailable(outcomes, calls, stop_reason if timed_out else None)
     if watch is not None:
         stop = stop_reason or (f"AWS was unavailable ({diagnosis.unavailable})" if diagnosis.unavailable else None)
@@ -508,13 +526,8 @@ def _evaluate(check: Check, context: dict, outcomes: dict[str, StepOutcome], pla
                     reasons = [expr.stringify(w) for w in (why if isinstance(why, list) else [why])]
                     reason = "could not check: " + "; ".join(dict.fromkeys(reasons))
                     return Unchecked(check.id, reason, [], [reason])
-            return None
-        evidence = {}
-        for name, e in check.evidence.items():
-            try:
-                evidence[name] = expr.search(e, context)
-            except Exception as exc:  # one bad evidence expression should not hide the finding
-                evidence[name] = f"<error: {exc}>"
+            return _observation(check, context)
+        evidence = _evidence(check, context)
         return Finding(
             check=check.id, severity=check.severity,
             title=_text(check.title, context),
@@ -554,6 +567,26 @@ def _argv(words: list, literals) -> str:
     playbook's expression itself spells out ('$STREAM_ARN' -> "$STREAM_ARN")."""
     return " ".join(f'"{w}"' if isinstance(w, str) and w in literals and _PLACEHOLDER.fullmatch(w)
                     else _shell_word(w) for w in words)
+
+
+def _evidence(check: Check, context: dict, spec: dict | None = None) -> dict:
+    evidence = {}
+    for name, e in (check.evidence if spec is None else spec).items():
+        try:
+            evidence[name] = expr.search(e, context)
+        except Exception as exc:  # one bad evidence expression should not hide the finding
+            evidence[name] = f"<error: {exc}>"
+    return evidence
+
+
+def _observation(check: Check, context: dict) -> Observation | None:
+    """A check that did not fire, whose `resolved:` says the problem was
+    there in evidence older than the current configuration: fixed, under
+    observation, with its own evidence (or the check's)."""
+    if check.resolved is None or not _truthy(expr.search(check.resolved.when, context)):
+        return None
+    return Observation(check.id, _text(check.resolved.note, context),
+                       _evidence(check, context, check.resolved.evidence))
 
 
 def _command(template: str, context: dict) -> str | None:

@@ -81,6 +81,63 @@ def timed_out_after(line: str) -> float | None:
     return int(m.group(3)) * 60 + int(m.group(4))
 
 
+def epoch_ms(value: Any) -> int | None:
+    """Epoch milliseconds of an ISO 8601 time (`2026-11-22T19:39:20.311+0000`,
+    any fraction of a second, `Z` or an offset) or of epoch s or ms; None when
+    it is none of these."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, datetime):
+        return int((value if value.tzinfo else value.replace(tzinfo=timezone.utc)).timestamp() * 1000)
+    if isinstance(value, (int, float)):
+        return int(value if value > 10**11 else value * 1000)
+    m = re.fullmatch(r"\s*(\d{4}-\d\d-\d\d)[T ](\d\d:\d\d(?::\d\d)?)(?:\.(\d+))?\s*(Z|[+-]\d\d:?\d\d)?\s*",
+                     str(value), re.I)
+    if not m:
+        return None
+    day, clock_time, fraction, zone = m.groups()
+    zone = "+00:00" if not zone or zone.upper() == "Z" else zone if ":" in zone else f"{zone[:3]}:{zone[3:]}"
+    try:
+        parsed = datetime.fromisoformat(f"{day}T{clock_time}{zone}")
+    except ValueError:
+        return None
+    return int(parsed.timestamp() * 1000) + int((fraction or "0")[:3].ljust(3, "0"))
+
+
+def timeout_lines(events: list | None, config: dict | None, reports: list | None) -> list[dict]:
+    """Lambda's "Task timed out" log events, newest first, as {timestamp,
+    message, limit_s, stale}. `stale` says why a line does not describe the
+    function as it is configured now, else None:
+    - it states a lower limit than today's Timeout ("Task timed out after
+      3.00 seconds" is not about a function whose timeout is now 10 s);
+    - it was logged before the function's LastModified and the function has
+      run since (a REPORT line after the change): it ran under the previous
+      configuration or code. (A change with no run since proves nothing yet;
+      moto does not move LastModified on configuration changes at all.)"""
+    config = config or {}
+    timeout = config.get("Timeout")
+    changed = epoch_ms(config.get("LastModified"))
+    ran_since = changed is not None and any(
+        isinstance(r, dict) and isinstance(r.get("timestamp"), (int, float)) and r["timestamp"] > changed
+        and "REPORT RequestId" in str(r.get("message") or "") for r in reports or [])
+    out = []
+    for e in events or []:
+        if not isinstance(e, dict):
+            continue
+        message, stamp = e.get("message"), e.get("timestamp")
+        limit = timed_out_after(message) if isinstance(message, str) else None
+        if limit is not None and float(limit).is_integer():
+            limit = int(limit)
+        stale = None   # why the line is older than the configuration, said after "the N timeout(s)"
+        if limit is not None and isinstance(timeout, (int, float)) and limit < timeout - 0.5:
+            stale = f"predate the timeout raised to {timeout:g} s"
+        elif ran_since and isinstance(stamp, (int, float)) and stamp < changed:
+            stale = f"predate the function's last change (LastModified {config.get('LastModified')}), and it has run since"
+        out.append({"timestamp": stamp, "message": message, "limit_s": limit, "stale": stale})
+    out.sort(key=lambda x: x["timestamp"] if isinstance(x["timestamp"], (int, float)) else 0, reverse=True)
+    return out
+
+
 def arn_part(arn: str, part: str) -> str | None:
     m = _ARN.match(arn or "")
     if not m:
@@ -331,6 +388,24 @@ class TriageFunctions(jfn.Functions):
     def _func_timed_out_after(self, line):
         return timed_out_after(line)
 
+    @jfn.signature({"types": ["string", "number", "null"]})
+    def _func_epoch_ms(self, value):
+        return epoch_ms(value)
+
+    @jfn.signature({"types": ["array", "null"]}, {"types": ["string"]}, {"types": ["string", "number", "null"]})
+    def _func_after(self, items, path, time_value):
+        """The elements whose time at `path` is after `time_value` (epoch s/ms
+        or ISO); every element when `time_value` is null (no cut)."""
+        cut = epoch_ms(time_value)
+        if cut is None:
+            return list(items or [])
+        compiled = compile_expr(path)
+        return [i for i in items or [] if (epoch_ms(compiled.search(i, options=OPTIONS)) or cut) > cut]
+
+    @jfn.signature({"types": ["array", "null"]}, {"types": ["object", "null"]}, {"types": ["array", "null"]})
+    def _func_timeout_lines(self, events, config, reports):
+        return timeout_lines(events, config, reports)
+
     # Time windows are aligned to whole minutes so that the same question
     # asked twice within a minute is the same call (and can be reused).
     @jfn.signature()
@@ -385,6 +460,11 @@ class TriageFunctions(jfn.Functions):
     @jfn.signature({"types": ["number"]}, {"types": ["number"]})
     def _func_round_up(self, n, step):
         return int(math.ceil(n / step) * step) if step else n
+
+    @jfn.signature({"types": []})
+    def _func_text(self, value):
+        """A value as a template shows it (3.0 -> '3', null -> 'unknown'): for join()."""
+        return stringify(value)
 
     @jfn.signature({"types": ["string", "null"]})
     def _func_lower(self, s):
@@ -709,6 +789,8 @@ def _roots(node: dict) -> set[str]:
     kind = node.get("type")
     if kind == "field":
         return {node["value"]}
+    if kind == "expref":   # sort_by(list, &key): `key` is a field of each element
+        return set()
     children = [c for c in node.get("children", []) if isinstance(c, dict)]
     if kind in _RELATIVE_AFTER_FIRST:
         children = children[:1]
@@ -752,6 +834,10 @@ def _relative(node: dict, inside: bool, out: set[str]) -> None:
             out.add(node["value"])
         return
     children = [c for c in node.get("children", []) if isinstance(c, dict)]
+    if kind == "expref":   # &key: read from each element
+        for c in children:
+            _relative(c, True, out)
+        return
     if kind == "subexpression":  # only the head of a chain is a name lookup in the current scope
         if children:
             _relative(children[0], inside, out)

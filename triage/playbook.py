@@ -75,6 +75,19 @@ class Step:
 
 
 @dataclass(frozen=True)
+class Resolved:
+    """A check's `resolved:`: when the check does not fire but `when` is
+    truthy, the problem it looks for was there and its evidence predates
+    the current configuration (timeouts logged before the timeout was
+    raised): the diagnosis says "fixed, under observation" with `note`
+    instead of a finding."""
+    when: str
+    note: str                         # template
+    line: int = 0
+    evidence: dict | None = None      # name: JMESPath; None: the check's own evidence
+
+
+@dataclass(frozen=True)
 class Check:
     id: str
     severity: str
@@ -89,6 +102,7 @@ class Check:
     needs: frozenset = frozenset()   # steps that decide it (read by `when`)
     uses: frozenset = frozenset()    # every step it reads (evidence, text)
     undecided: str | None = None     # JMESPath: why it cannot decide (a reason -> unchecked, never healthy)
+    resolved: Resolved | None = None  # evidence older than the fix: an observation, not a finding
 
 
 @dataclass(frozen=True)
@@ -622,6 +636,12 @@ class _Builder:
         if fix.get("text"):
             parts.append((base + ["fix", "text"], fix["text"], True))
         parts += [(base + ["fix", "commands", j], c, True) for j, c in enumerate(fix.get("commands") or [])]
+        resolved = spec.get("resolved")
+        if resolved:
+            parts += [(base + ["resolved", "when"], resolved["when"], False),
+                      (base + ["resolved", "note"], resolved["note"], True)]
+            parts += [(base + ["resolved", "evidence", name], e, False)
+                      for name, e in (resolved.get("evidence") or {}).items()]
         when_names = self.read(base + ["when"], spec["when"], known, inputs)
         self.no_item(base + ["when"], spec["when"], "a check")
         if spec.get("undecided"):
@@ -638,7 +658,11 @@ class _Builder:
                      evidence=dict(spec.get("evidence") or {}), fix_text=fix.get("text", ""),
                      fix_commands=tuple(fix.get("commands") or ()), references=tuple(spec.get("references") or ()),
                      needs=self.expand(when_names), uses=self.expand(names | when_names),
-                     undecided=spec.get("undecided"))
+                     undecided=spec.get("undecided"),
+                     resolved=Resolved(resolved["when"], resolved["note"],
+                                       yamlsrc.line_of(self.data, base + ["resolved"]) or 0,
+                                       dict(resolved["evidence"]) if resolved.get("evidence") is not None else None)
+                     if resolved else None)
 
     def check_cycles(self, steps: dict[str, Step]) -> None:
         state: dict[str, int] = {}

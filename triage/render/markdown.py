@@ -56,6 +56,11 @@ def render_markdown(data: dict) -> str:
             out.append(f"**Fix:** {esc(fix['text'].strip())}\n")
         if fix.get("commands"):
             out.append(fenced("\n".join(fix["commands"]), "sh"))
+    if data.get("observations"):   # problems seen only in evidence older than the fix
+        out.append("### Fixed, under observation\n")
+        for o in data["observations"]:
+            out.append(f"- {code(o['check'])}: fixed, under observation — {esc(o['note'].strip())}")
+        out.append("")
     if data["unchecked"]:
         out.append("### Not evaluated\n")
         for reason, checks in unchecked_by_cause(data["unchecked"]):

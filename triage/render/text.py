@@ -75,6 +75,11 @@ def render_text(data: dict, out: TextIO, *, color: bool | None = None, width: in
             console.print(Text(cmd, style="command"), soft_wrap=True)
         if commands:
             console.print()
+    for o in data.get("observations") or []:   # problems seen only in evidence older than the fix
+        console.print(Text.assemble((o["check"], "check-id"), ": ", ("fixed, under observation", "ok"),
+                                    " — ", o["note"].strip()))
+    if data.get("observations"):
+        console.print()
     if data["unchecked"]:
         total = data.get("checks") or len(data["unchecked"])
         console.print(Text(f"Not evaluated ({len(data['unchecked'])} of {total} check{'s' if total != 1 else ''}), "

@@ -47,16 +47,24 @@ def lambda_timeouts(s: Seeder) -> list[Case]:
                env={"STRIPE_API_KEY": "sk_live_51Hdemo0000000000000000"})
     s.invocations("payments-sync", [30_000.0, 30_000.0], timeout_s=30)
 
+    # Where the alarms the fixes create notify (their `--alarm-actions "$ALARM_TOPIC_ARN"`).
+    oncall = s.client("sns").create_topic(Name="oncall-alerts")["TopicArn"]
+    alarm = {"ALARM_TOPIC_ARN": oncall}
+
     # Healthy twin: VPC with a NAT route, short runs, generous timeout.
     healthy_net = s.vpc(nat=True, cidr="10.1.0.0/16")
     s.function("thumbnailer", timeout=30, subnets=[healthy_net["private"]], security_groups=[healthy_net["sg"]])
     s.invocations("thumbnailer", [800.0, 950.0, 1210.0], timeout_s=30)
 
+    # The values the fixes leave to a human (tests/fixes applies them): the
+    # on-call topic, and the public subnet the NAT gateway goes in.
     return [
         Case("lambda-timeout", {"function": "migrate-db"}, ["at-hard-limit"], "the 15-minute post-mortem"),
-        Case("lambda-timeout", {"function": "orders-etl"}, ["timeout-too-low"], "timeout too low for the work"),
-        Case("lambda-timeout", {"function": "report-builder"}, ["duration-near-timeout"], "running close to the limit"),
+        Case("lambda-timeout", {"function": "orders-etl"}, ["timeout-too-low"], "timeout too low for the work",
+             fix_vars=alarm),
+        Case("lambda-timeout", {"function": "report-builder"}, ["duration-near-timeout"], "running close to the limit",
+             fix_vars=alarm),
         Case("lambda-timeout", {"function": "payments-sync"}, ["vpc-without-nat", "timeout-too-low"],
-             "VPC without NAT: calls hang until the timeout"),
+             "VPC without NAT: calls hang until the timeout", fix_vars={**alarm, "PUBLIC_SUBNET_ID": net["public"]}),
         Case("lambda-timeout", {"function": "thumbnailer"}, [], "healthy"),
     ]
