@@ -26,9 +26,7 @@ class Proof:
     def sentence(self) -> str:
         if self.method == "applied":
             return "fix proven: applied with the AWS CLI to this seeded world, the finding goes away (tests/fixes)"
-        if "no command" in self.reason:
-            return f"no fix command: {self.reason}"
-        return f"fix checked against the AWS CLI's model; moto cannot apply it: {self.reason}"
+        return f"fix not applied in the tests ({self.reason}); the commands it prints are checked against the AWS CLI's model"
 
 
 @lru_cache(maxsize=1)
