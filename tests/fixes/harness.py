@@ -150,8 +150,9 @@ def aws_cli_env(url: str, fix_vars: dict[str, str]) -> dict[str, str]:
 
 
 def apply(url: str, command: str, fix_vars: dict[str, str]) -> subprocess.CompletedProcess:
-    """Run one printed command exactly as pasted: through bash, with `set -u`
-    so a shell variable the test did not supply is an error, not an empty word."""
+    """Run printed commands exactly as pasted (one per line, in one shell):
+    through bash, with `set -eu` so a failing command stops it and a shell
+    variable the test did not supply is an error, not an empty word."""
     assert shutil.which("bash"), "bash is needed to apply fix commands"
     # AWS CLI v1 ignores AWS_ENDPOINT_URL for some services (rds, sqs in us-east-1):
     # every `aws` goes to the moto server explicitly, never to a real endpoint.

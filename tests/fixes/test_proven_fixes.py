@@ -50,9 +50,9 @@ def test_fix_applied_with_the_aws_cli_makes_the_finding_go_away(proof: Proof, fi
     assert proof.finding in finding_ids(before), (proof.id, before.get("outcome"), finding_ids(before))
     commands = fix_commands(before, proof.finding)
     assert commands, f"{proof.id} prints no fix command"
-    for command in commands:
-        done = apply(fix_server.url, command, fix_vars)
-        assert done.returncode == 0, f"{command}\nexit {done.returncode}\n{done.stderr}"
+    # pasted in order into one shell, as the engineer would: a variable one sets, the next may use
+    done = apply(fix_server.url, "\n".join(commands), fix_vars)
+    assert done.returncode == 0, "\n".join(commands) + f"\nexit {done.returncode}\n{done.stderr}"
 
     after = diagnose(fix_server.url, proof.playbook, proof.inputs)
     assert proof.finding not in finding_ids(after), f"{proof.id} still found after:\n" + "\n".join(commands)
