@@ -76,7 +76,7 @@ def test_event_source_on_deleted_dynamodb_stream(cli):
     f = only(data, "event-source-missing")
     (m,) = f["evidence"]["mappings"]
     assert m["source"].startswith(f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/ledger-entries/stream/")
-    assert f["evidence"]["current_stream"] is None
+    assert m["current_stream"] is None and f["evidence"]["engineer_sets"] == ["STREAM_ARN"]
     assert "Its table does not exist." in f["explanation"]
     # never the dead stream's ARN: the engineer recreates the table and names its stream
     assert f["fix"]["commands"] == [
@@ -94,7 +94,7 @@ def test_event_source_on_a_recreated_table_maps_the_tables_new_stream(cli, world
     (m,) = f["evidence"]["mappings"]
     current = Seeder(world.url).client("dynamodb").describe_table(TableName="audit-log")["Table"]["LatestStreamArn"]
     assert m["source"] != current and m["source"].startswith(f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/audit-log/stream/")
-    assert f["evidence"]["current_stream"] == current
+    assert m["current_stream"] == current and f["evidence"]["engineer_sets"] == []
     assert f"which is no longer its table's stream" in f["explanation"]
     assert f"Table audit-log exists now with stream {current}." in f["explanation"]
     create, delete = f["fix"]["commands"]

@@ -329,7 +329,7 @@ def _subject_missing(playbook: Playbook, outcomes: dict[str, StepOutcome], conte
         else f"{subject.kind} {name} does not exist",
         explanation=explanation, evidence={"name": name, "region": region, "error": outcome.error.code},
         fix_text=hint or f"Check the {subject.kind}'s name and region; none of the other checks apply until it exists.",
-        fix_commands=[c for c in (_command(t, context) for t in subject.commands) if c],
+        fix_commands=_commands(subject.commands, context),
         when=f"{subject.step} answered {outcome.error.code}", steps=(subject.step,))
 
 
@@ -500,7 +500,7 @@ def _evaluate(check: Check, context: dict, outcomes: dict[str, StepOutcome], pla
             title=_text(check.title, context),
             explanation=_text(check.explanation, context),
             evidence=evidence, fix_text=_text(check.fix_text, context),
-            fix_commands=[c for c in (_command(t, context) for t in check.fix_commands) if c],
+            fix_commands=_commands(check.fix_commands, context),
             when=check.when, steps=tuple(sorted(check.uses)), references=check.references)
     except Exception as exc:
         causes = "".join(f"; derived value '{k}' failed: {v}" for k, v in (derive_errors or {}).items())
@@ -508,6 +508,43 @@ def _evaluate(check: Check, context: dict, outcomes: dict[str, StepOutcome], pla
 
 
 _PLACEHOLDER = re.compile(r"\$[A-Z][A-Z0-9_]*")   # a shell variable the engineer sets: $STREAM_ARN
+
+
+def _commands(templates, context: dict) -> list[str]:
+    """The fix commands of a list of templates: one each, none for a template
+    that yields nothing, one per argv for a template that yields a list of
+    argvs (`plan[].['aws', 'lambda', ..., function]`: a command for every
+    item; an empty argv is no command)."""
+    out: list[str] = []
+    for t in templates:
+        parsed = expr.parse_template(t)
+        if len(parsed.parts) == 1 and isinstance(parsed.parts[0], tuple):
+            value = parsed.render(context)
+            if isinstance(value, list) and value and all(isinstance(v, list) for v in value):
+                literals = expr.string_literals(parsed.parts[0][1])
+                out += [_argv(argv, literals) for argv in value if argv]
+                continue
+        command = _command(t, context)
+        if command:
+            out.append(command)
+    return out
+
+
+def _is_placeholder(word: str, literals: set[str]) -> bool:
+    """A shell variable the expression itself spells out: '$STREAM_ARN', or a
+    literal prefix ending in _ and a number ('$QUEUE_ARN_' and 2: one
+    variable per item when several need one)."""
+    if not _PLACEHOLDER.fullmatch(word):
+        return False
+    if word in literals:
+        return True
+    head = word.rstrip("0123456789")
+    return head != word and head.endswith("_") and head in literals
+
+
+def _argv(words: list, literals: set[str]) -> str:
+    return " ".join(f'"{w}"' if _is_placeholder(w, literals) else shlex.quote(w)
+                    for w in (expr.stringify(v) for v in words))
 
 
 def _command(template: str, context: dict) -> str | None:
@@ -526,9 +563,7 @@ def _command(template: str, context: dict) -> str | None:
         if value is None or value == [] or value == "":
             return None
         if isinstance(value, list):
-            literals = expr.string_literals(t.parts[0][1])
-            return " ".join(f'"{w}"' if w in literals and _PLACEHOLDER.fullmatch(w) else shlex.quote(w)
-                            for w in (expr.stringify(v) for v in value))
+            return _argv(value, expr.string_literals(t.parts[0][1]))
         if isinstance(value, str) and value in expr.string_literals(t.parts[0][1]):
             return expr.guard_words(value)[0]
         return shlex.quote(expr.stringify(value))
