@@ -117,6 +117,54 @@ def test_event_source_on_deleted_kinesis_stream(cli):
         "--starting-position LATEST --batch-size 200 --region us-east-1")
 
 
+def test_every_stale_mapping_gets_its_own_commands(cli, world):
+    """Issue 16: only the first stale mapping got commands ("the others need the same").
+    Two deleted queues and a recreated table: a create (its own source, its own settings)
+    then a delete for each; the queues only a human can name are $QUEUE_ARN_1 and _2."""
+    code, data = diagnose(cli, "fanin-projector")
+    assert code == 1
+    f = only(data, "event-source-missing")
+    assert f["title"] == "3 event source mapping(s) of fanin-projector read from a source that no longer exists"
+    orders, refunds, ledger = f["evidence"]["mappings"]
+    assert orders["source"] == f"arn:aws:sqs:us-east-1:{ACCOUNT}:fanin-orders"
+    assert refunds["source"] == f"arn:aws:sqs:us-east-1:{ACCOUNT}:fanin-refunds"
+    current = Seeder(world.url).client("dynamodb").describe_table(TableName="fanin-ledger")["Table"]["LatestStreamArn"]
+    assert ledger["current_stream"] == current and ledger["source"] != current
+    assert orders["current_stream"] is None and refunds["current_stream"] is None
+    assert f["evidence"]["engineer_sets"] == ["QUEUE_ARN_1", "QUEUE_ARN_2"]
+    assert f["fix"]["commands"] == [
+        'aws lambda create-event-source-mapping --function-name fanin-projector --event-source-arn "$QUEUE_ARN_1" '
+        "--batch-size 5 --region us-east-1",
+        f"aws lambda delete-event-source-mapping --uuid {orders['uuid']} --region us-east-1",
+        'aws lambda create-event-source-mapping --function-name fanin-projector --event-source-arn "$QUEUE_ARN_2" '
+        "--batch-size 7 --region us-east-1",
+        f"aws lambda delete-event-source-mapping --uuid {refunds['uuid']} --region us-east-1",
+        shlex.join(["aws", "lambda", "create-event-source-mapping", "--function-name", "fanin-projector",
+                    "--event-source-arn", current, "--starting-position", "LATEST", "--batch-size", "25",
+                    "--region", "us-east-1"]),
+        f"aws lambda delete-event-source-mapping --uuid {ledger['uuid']} --region us-east-1"]
+    text = f["fix"]["text"]
+    assert f"Mapping {orders['uuid']}: Recreate the queue fanin-orders" in text and "set QUEUE_ARN_1 to its ARN" in text
+    assert f"Mapping {refunds['uuid']}: Recreate the queue fanin-refunds" in text and "set QUEUE_ARN_2 to its ARN" in text
+    assert f"Mapping {ledger['uuid']}: Map the function to the table's current stream ({current})" in text
+    assert "need the same fix" not in f["explanation"]
+    for m in (orders, refunds, ledger):
+        assert f"Mapping {m['uuid']} polls {m['source']}" in f["explanation"]
+    assert f"Table fanin-ledger exists now with stream {current}." in f["explanation"]
+
+
+def test_every_disabled_mapping_gets_its_command(cli):
+    """Issue 16's first-only class: two disabled mappings, an update --enabled for each."""
+    code, data = diagnose(cli, "refunds-listener")
+    f = only(data, "event-source-mapping-unhealthy")
+    first, second = f["evidence"]["mappings"]
+    assert f["title"] == "2 event source mappings of refunds-listener are disabled or failing"
+    assert f["fix"]["commands"] == [
+        f"aws lambda update-event-source-mapping --uuid {m['uuid']} --enabled --region us-east-1" for m in (first, second)]
+    assert first["source"].endswith(":refunds-events") and second["source"].endswith(":refunds-retries")
+    assert f"The mapping {first['uuid']} from" in f["explanation"] and f"The mapping {second['uuid']} from" in f["explanation"]
+
+
 def test_healthy_dynamodb_mapping_is_not_stale(cli, world):
     """A mapping on the table's current stream stays quiet (the DescribeTable comparison has no false alarm)."""
     seeder = Seeder(world.url)
@@ -234,7 +282,7 @@ PLACEHOLDER_CASES = ["orders-consumer", "ledger-projector", "clicks-aggregator"]
 def applied_fixes():
     import subprocess
     import sys
-    p = subprocess.run([sys.executable, "-c", APPLY_FIXES, *PLACEHOLDER_CASES], capture_output=True, text=True,
+    p = subprocess.run([sys.executable, "-c", APPLY_FIXES, *PLACEHOLDER_CASES, "fanin-projector"], capture_output=True, text=True,
                        timeout=600)
     assert p.returncode == 0, p.stderr[-3000:]
     return json.loads(p.stdout.splitlines()[-1])
@@ -253,6 +301,18 @@ def test_event_source_fix_with_the_engineers_source_applies_and_clears_the_findi
     stale = r["before"]["findings"][0]["evidence"]["mappings"][0]["uuid"]
     assert [arn for _, arn in r["mappings"]] == list(r["fix_vars"].values())
     assert stale not in [uuid for uuid, _ in r["mappings"]]
+
+
+def test_every_stale_mapping_fix_applies_and_clears_the_finding(applied_fixes):
+    """All six commands of three stale mappings, run with the AWS CLI: each stale mapping
+    is replaced by one on its own new source, and the finding is gone."""
+    r = applied_fixes["fanin-projector"]
+    assert len(r["commands"]) == 6 and all(code == 0 for code, _ in r["runs"]), r["runs"]
+    assert r["after"]["findings"] == [] and r["after"]["unchecked"] == [] and r["after"]["outcome"] == "healthy"
+    before = r["before"]["findings"][0]["evidence"]["mappings"]
+    left = [arn for _, arn in r["mappings"]]
+    assert sorted(left) == sorted([r["fix_vars"]["QUEUE_ARN_1"], r["fix_vars"]["QUEUE_ARN_2"], before[2]["current_stream"]])
+    assert not {m["uuid"] for m in before} & {uuid for uuid, _ in r["mappings"]}
 
 
 @pytest.mark.parametrize("name,candidates,expected", [

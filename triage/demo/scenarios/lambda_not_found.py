@@ -86,10 +86,34 @@ def lambda_not_found(s: Seeder) -> list[Case]:
     s.client("kinesis").delete_stream(StreamName="clickstream")
     clicks_v2 = _kinesis(s, "clickstream-v2")
 
+    # One function, three stale mappings on different sources (issue 16: every
+    # one gets its commands, not the first): two deleted queues, whose
+    # replacements a human names (QUEUE_ARN_1, QUEUE_ARN_2), and a recreated
+    # table whose new stream triage reads.
+    s.function("fanin-projector", timeout=30)
+    url, arn = _queue_arn(s, "fanin-orders")
+    lam.create_event_source_mapping(FunctionName="fanin-projector", EventSourceArn=arn, BatchSize=5)
+    s.client("sqs").delete_queue(QueueUrl=url)
+    url, arn = _queue_arn(s, "fanin-refunds")
+    lam.create_event_source_mapping(FunctionName="fanin-projector", EventSourceArn=arn, BatchSize=7)
+    s.client("sqs").delete_queue(QueueUrl=url)
+    lam.create_event_source_mapping(FunctionName="fanin-projector", EventSourceArn=_table(s, "fanin-ledger"),
+                                    StartingPosition="TRIM_HORIZON", BatchSize=25)
+    ddb.delete_table(TableName="fanin-ledger")
+    _table(s, "fanin-ledger")
+    _, fanin_orders_v2 = _queue_arn(s, "fanin-orders-v2")
+    _, fanin_refunds_v2 = _queue_arn(s, "fanin-refunds-v2")
+
     # A mapping someone disabled; its queue still exists.
     s.function("payments-listener", timeout=30)
     _, arn = _queue_arn(s, "payments-events")
     lam.create_event_source_mapping(FunctionName="payments-listener", EventSourceArn=arn, Enabled=False)
+
+    # Two mappings someone disabled, on live queues: each gets its command.
+    s.function("refunds-listener", timeout=30)
+    for name in ("refunds-events", "refunds-retries"):
+        _, arn = _queue_arn(s, name)
+        lam.create_event_source_mapping(FunctionName="refunds-listener", EventSourceArn=arn, Enabled=False)
 
     # A bucket notifies a function that does not exist (and a queue, which
     # the fix must keep).
@@ -128,8 +152,13 @@ def lambda_not_found(s: Seeder) -> list[Case]:
              "event source mapping on the old stream of a recreated DynamoDB table"),
         Case("lambda-not-found", {"function": "clicks-aggregator"}, ["event-source-missing"],
              "event source mapping on a deleted Kinesis stream", fix_vars={"STREAM_ARN": clicks_v2}),
+        Case("lambda-not-found", {"function": "fanin-projector"}, ["event-source-missing"],
+             "three stale event source mappings: two deleted queues and a recreated table",
+             fix_vars={"QUEUE_ARN_1": fanin_orders_v2, "QUEUE_ARN_2": fanin_refunds_v2}),
         Case("lambda-not-found", {"function": "payments-listener"}, ["event-source-mapping-unhealthy"],
              "disabled event source mapping"),
+        Case("lambda-not-found", {"function": "refunds-listener"}, ["event-source-mapping-unhealthy"],
+             "two disabled event source mappings"),
         Case("lambda-not-found", {"function": "thumbnail-resizer", "bucket": "uploads-incoming-demo"},
              ["function-missing", "s3-notification-target-missing"], "bucket notifies a function that does not exist"),
         Case("lambda-not-found", {"function": "invoice-parser", "bucket": "invoices-incoming-demo"},
