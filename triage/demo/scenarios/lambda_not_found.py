@@ -13,6 +13,7 @@ from __future__ import annotations
 from . import ACCOUNT, REGION, Case, Seeder, scenario
 
 OTHER_REGION = "eu-west-1"
+PARTNER_ACCOUNT = "210987654321"
 
 
 def _queue_arn(s: Seeder, name: str) -> tuple[str, str]:
@@ -40,6 +41,25 @@ def _kinesis(s: Seeder, name: str) -> str:
     kinesis = s.client("kinesis")
     kinesis.create_stream(StreamName=name, ShardCount=1)
     return kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]["StreamARN"]
+
+
+class _Other:
+    """Clients acting as another account (moto: credentials from sts:AssumeRole into it)."""
+
+    def __init__(self, s: Seeder, account: str):
+        import boto3
+        creds = s.client("sts").assume_role(RoleArn=f"arn:aws:iam::{account}:role/seeder",
+                                            RoleSessionName="seed")["Credentials"]
+        self.session = boto3.Session(aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
+                                     aws_session_token=creds["SessionToken"], region_name=s.region)
+        self.endpoint_url = s.endpoint_url
+
+    def client(self, service: str):
+        return self.session.client(service, endpoint_url=self.endpoint_url)
+
+
+def _account(s: Seeder, account: str) -> "_Other":
+    return _Other(s, account)
 
 
 def function_arn(name: str, region: str = REGION) -> str:
@@ -131,6 +151,21 @@ def lambda_not_found(s: Seeder) -> list[Case]:
     lam.add_permission(FunctionName="invoice-parser", StatementId="s3-old-bucket", Action="lambda:InvokeFunction",
                        Principal="s3.amazonaws.com", SourceArn="arn:aws:s3:::invoices-archive-demo", SourceAccount=ACCOUNT)
 
+    # A bucket notifies an alias; the permission is on the function, and an
+    # alias has a policy of its own: S3 may not invoke the alias.
+    s.function("media-thumbnailer", timeout=30)
+    version = lam.publish_version(FunctionName="media-thumbnailer")["Version"]
+    lam.create_alias(FunctionName="media-thumbnailer", Name="live", FunctionVersion=version)
+    _notify(s, "media-incoming-demo", function_arn("media-thumbnailer") + ":live")
+    lam.add_permission(FunctionName="media-thumbnailer", StatementId="s3-media", Action="lambda:InvokeFunction",
+                       Principal="s3.amazonaws.com", SourceArn="arn:aws:s3:::media-incoming-demo", SourceAccount=ACCOUNT)
+
+    # A partner account's bucket notifies a function here, which has no
+    # permission for it: SourceAccount is the partner's, which only the
+    # partner's account can tell (the case's fix_vars name it, as the engineer would).
+    s.function("partner-ingest", timeout=30)
+    _notify(_account(s, PARTNER_ACCOUNT), "partner-drops-demo", function_arn("partner-ingest"))
+
     # Healthy twin: a live queue, an enabled mapping, a notification with permission.
     s.function("report-indexer", timeout=30)
     _, arn = _queue_arn(s, "report-jobs")
@@ -163,6 +198,11 @@ def lambda_not_found(s: Seeder) -> list[Case]:
              ["function-missing", "s3-notification-target-missing"], "bucket notifies a function that does not exist"),
         Case("lambda-not-found", {"function": "invoice-parser", "bucket": "invoices-incoming-demo"},
              ["missing-invoke-permission"], "S3 may not invoke the function"),
+        Case("lambda-not-found", {"function": "media-thumbnailer", "bucket": "media-incoming-demo"},
+             ["missing-invoke-permission"], "S3 may invoke the function, but the bucket notifies its alias"),
+        Case("lambda-not-found", {"function": "partner-ingest", "bucket": "partner-drops-demo"},
+             ["missing-invoke-permission"], "another account's bucket may not invoke the function",
+             fix_vars={"BUCKET_ACCOUNT_ID": PARTNER_ACCOUNT}),
         Case("lambda-not-found", {"function": "report-indexer", "bucket": "reports-incoming-demo"}, [],
              "healthy: live sources, permission in place"),
     ]
