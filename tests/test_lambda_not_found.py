@@ -217,12 +217,52 @@ def test_bucket_without_invoke_permission_gets_the_exact_add_permission(cli):
     f = only(data, "missing-invoke-permission")
     ev = f["evidence"]
     assert ev["source_arn"] == "arn:aws:s3:::invoices-incoming-demo" and ev["principal"] == "s3.amazonaws.com"
-    assert ev["policy_statements"] == ["s3-old-bucket"]   # a statement for another bucket
-    assert any("condition failed" in line and "invoices-archive-demo" in line for line in ev["decision"])
+    assert ev["source_account"] == ACCOUNT and ev["bucket_owner"] == "this account (ListBuckets names it)"
+    (denied,) = ev["denied"]
+    assert denied["qualifier"] is None
+    assert denied["policy_statements"] == ["s3-old-bucket"]   # a statement for another bucket
+    assert any("condition failed" in line and "invoices-archive-demo" in line for line in denied["decision"])
     assert f["fix"]["commands"] == [
         "aws lambda add-permission --function-name invoice-parser --statement-id s3-invoke-invoices-incoming-demo "
         "--action lambda:InvokeFunction --principal s3.amazonaws.com --source-arn arn:aws:s3:::invoices-incoming-demo "
         f"--source-account {ACCOUNT} --region us-east-1"]
+
+
+def test_bucket_notifying_an_alias_gets_the_permission_on_the_alias(cli):
+    """Issue 16: S3 invokes function:name:live, whose policy is the alias's own; a statement
+    on the function does not let S3 invoke the alias, so add-permission needs --qualifier."""
+    code, data = diagnose(cli, "media-thumbnailer", "--bucket", "media-incoming-demo")
+    assert code == 1
+    f = only(data, "missing-invoke-permission")
+    alias = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:media-thumbnailer:live"
+    assert f["title"] == "Bucket media-incoming-demo is not allowed to invoke media-thumbnailer:live"
+    (denied,) = f["evidence"]["denied"]
+    assert denied["function_arn"] == alias and denied["qualifier"] == "live"
+    assert "An alias or version has a policy of its own" in f["explanation"]
+    assert f["fix"]["commands"] == [
+        "aws lambda add-permission --function-name media-thumbnailer --qualifier live "
+        "--statement-id s3-invoke-media-incoming-demo --action lambda:InvokeFunction --principal s3.amazonaws.com "
+        f"--source-arn arn:aws:s3:::media-incoming-demo --source-account {ACCOUNT} --region us-east-1"]
+    assert [c["call"] for c in data["calls"]].count("lambda.GetPolicy") == 1   # the alias's policy, read once
+
+
+def test_another_accounts_bucket_needs_its_owners_account_which_triage_says_it_cannot_know(cli):
+    """Issue 16: --source-account was the function's account; S3 sends the bucket owner's.
+    The bucket is not in this account's ListBuckets, and no call tells whose it is."""
+    code, data = diagnose(cli, "partner-ingest", "--bucket", "partner-drops-demo")
+    assert code == 1
+    f = only(data, "missing-invoke-permission")
+    ev = f["evidence"]
+    assert ev["source_account"] is None
+    assert ev["bucket_owner"] == "another account (this account's ListBuckets does not name it)"
+    assert f["fix"]["commands"] == [
+        "aws lambda add-permission --function-name partner-ingest --statement-id s3-invoke-partner-drops-demo "
+        "--action lambda:InvokeFunction --principal s3.amazonaws.com --source-arn arn:aws:s3:::partner-drops-demo "
+        '--source-account "$BUCKET_ACCOUNT_ID" --region us-east-1']
+    assert ACCOUNT not in f["fix"]["commands"][0]
+    assert "belongs to another account, and triage cannot read which" in f["fix"]["text"]
+    assert "set BUCKET_ACCOUNT_ID to the owner's account id" in f["fix"]["text"]
+    assert "partner-ingest has no resource policy at all." in f["explanation"]
 
 
 def test_healthy_twin_with_bucket_and_mapping(cli):
@@ -266,7 +306,7 @@ with MotoServer() as server:
         if function not in sys.argv[1:]:
             continue
         before = diagnose(server.url, "lambda-not-found", case.inputs)
-        commands = fix_commands(before, "event-source-missing")
+        commands = [c for check in case.expect for c in fix_commands(before, check)]
         runs = [apply(server.url, c, case.fix_vars) for c in commands]
         after = diagnose(server.url, "lambda-not-found", case.inputs)
         mappings = Seeder(server.url).client("lambda").list_event_source_mappings(FunctionName=function)
@@ -282,7 +322,8 @@ PLACEHOLDER_CASES = ["orders-consumer", "ledger-projector", "clicks-aggregator"]
 def applied_fixes():
     import subprocess
     import sys
-    p = subprocess.run([sys.executable, "-c", APPLY_FIXES, *PLACEHOLDER_CASES, "fanin-projector"], capture_output=True, text=True,
+    p = subprocess.run([sys.executable, "-c", APPLY_FIXES, *PLACEHOLDER_CASES, "fanin-projector",
+                        "media-thumbnailer", "partner-ingest"], capture_output=True, text=True,
                        timeout=600)
     assert p.returncode == 0, p.stderr[-3000:]
     return json.loads(p.stdout.splitlines()[-1])
@@ -313,6 +354,15 @@ def test_every_stale_mapping_fix_applies_and_clears_the_finding(applied_fixes):
     left = [arn for _, arn in r["mappings"]]
     assert sorted(left) == sorted([r["fix_vars"]["QUEUE_ARN_1"], r["fix_vars"]["QUEUE_ARN_2"], before[2]["current_stream"]])
     assert not {m["uuid"] for m in before} & {uuid for uuid, _ in r["mappings"]}
+
+
+@pytest.mark.parametrize("function", ["media-thumbnailer", "partner-ingest"])
+def test_invoke_permission_fix_applies_and_clears_the_finding(applied_fixes, function):
+    """add-permission on the alias (--qualifier), and for another account's bucket with the
+    owner's account the engineer supplies as BUCKET_ACCOUNT_ID, run with the AWS CLI."""
+    r = applied_fixes[function]
+    assert len(r["commands"]) == 1 and all(code == 0 for code, _ in r["runs"]), r["runs"]
+    assert r["after"]["findings"] == [] and r["after"]["unchecked"] == [] and r["after"]["outcome"] == "healthy"
 
 
 @pytest.mark.parametrize("name,candidates,expected", [
