@@ -76,7 +76,7 @@ def test_event_source_on_deleted_dynamodb_stream(cli):
     f = only(data, "event-source-missing")
     (m,) = f["evidence"]["mappings"]
     assert m["source"].startswith(f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/ledger-entries/stream/")
-    assert f["evidence"]["current_stream"] is None
+    assert m["current_stream"] is None and f["evidence"]["engineer_sets"] == ["STREAM_ARN"]
     assert "Its table does not exist." in f["explanation"]
     # never the dead stream's ARN: the engineer recreates the table and names its stream
     assert f["fix"]["commands"] == [
@@ -94,7 +94,7 @@ def test_event_source_on_a_recreated_table_maps_the_tables_new_stream(cli, world
     (m,) = f["evidence"]["mappings"]
     current = Seeder(world.url).client("dynamodb").describe_table(TableName="audit-log")["Table"]["LatestStreamArn"]
     assert m["source"] != current and m["source"].startswith(f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/audit-log/stream/")
-    assert f["evidence"]["current_stream"] == current
+    assert m["current_stream"] == current and f["evidence"]["engineer_sets"] == []
     assert f"which is no longer its table's stream" in f["explanation"]
     assert f"Table audit-log exists now with stream {current}." in f["explanation"]
     create, delete = f["fix"]["commands"]
@@ -115,6 +115,54 @@ def test_event_source_on_deleted_kinesis_stream(cli):
     assert f["fix"]["commands"][0] == (
         'aws lambda create-event-source-mapping --function-name clicks-aggregator --event-source-arn "$STREAM_ARN" '
         "--starting-position LATEST --batch-size 200 --region us-east-1")
+
+
+def test_every_stale_mapping_gets_its_own_commands(cli, world):
+    """Issue 16: only the first stale mapping got commands ("the others need the same").
+    Two deleted queues and a recreated table: a create (its own source, its own settings)
+    then a delete for each; the queues only a human can name are $QUEUE_ARN_1 and _2."""
+    code, data = diagnose(cli, "fanin-projector")
+    assert code == 1
+    f = only(data, "event-source-missing")
+    assert f["title"] == "3 event source mapping(s) of fanin-projector read from a source that no longer exists"
+    orders, refunds, ledger = f["evidence"]["mappings"]
+    assert orders["source"] == f"arn:aws:sqs:us-east-1:{ACCOUNT}:fanin-orders"
+    assert refunds["source"] == f"arn:aws:sqs:us-east-1:{ACCOUNT}:fanin-refunds"
+    current = Seeder(world.url).client("dynamodb").describe_table(TableName="fanin-ledger")["Table"]["LatestStreamArn"]
+    assert ledger["current_stream"] == current and ledger["source"] != current
+    assert orders["current_stream"] is None and refunds["current_stream"] is None
+    assert f["evidence"]["engineer_sets"] == ["QUEUE_ARN_1", "QUEUE_ARN_2"]
+    assert f["fix"]["commands"] == [
+        'aws lambda create-event-source-mapping --function-name fanin-projector --event-source-arn "$QUEUE_ARN_1" '
+        "--batch-size 5 --region us-east-1",
+        f"aws lambda delete-event-source-mapping --uuid {orders['uuid']} --region us-east-1",
+        'aws lambda create-event-source-mapping --function-name fanin-projector --event-source-arn "$QUEUE_ARN_2" '
+        "--batch-size 7 --region us-east-1",
+        f"aws lambda delete-event-source-mapping --uuid {refunds['uuid']} --region us-east-1",
+        shlex.join(["aws", "lambda", "create-event-source-mapping", "--function-name", "fanin-projector",
+                    "--event-source-arn", current, "--starting-position", "LATEST", "--batch-size", "25",
+                    "--region", "us-east-1"]),
+        f"aws lambda delete-event-source-mapping --uuid {ledger['uuid']} --region us-east-1"]
+    text = f["fix"]["text"]
+    assert f"Mapping {orders['uuid']}: Recreate the queue fanin-orders" in text and "set QUEUE_ARN_1 to its ARN" in text
+    assert f"Mapping {refunds['uuid']}: Recreate the queue fanin-refunds" in text and "set QUEUE_ARN_2 to its ARN" in text
+    assert f"Mapping {ledger['uuid']}: Map the function to the table's current stream ({current})" in text
+    assert "need the same fix" not in f["explanation"]
+    for m in (orders, refunds, ledger):
+        assert f"Mapping {m['uuid']} polls {m['source']}" in f["explanation"]
+    assert f"Table fanin-ledger exists now with stream {current}." in f["explanation"]
+
+
+def test_every_disabled_mapping_gets_its_command(cli):
+    """Issue 16's first-only class: two disabled mappings, an update --enabled for each."""
+    code, data = diagnose(cli, "refunds-listener")
+    f = only(data, "event-source-mapping-unhealthy")
+    first, second = f["evidence"]["mappings"]
+    assert f["title"] == "2 event source mappings of refunds-listener are disabled or failing"
+    assert f["fix"]["commands"] == [
+        f"aws lambda update-event-source-mapping --uuid {m['uuid']} --enabled --region us-east-1" for m in (first, second)]
+    assert first["source"].endswith(":refunds-events") and second["source"].endswith(":refunds-retries")
+    assert f"The mapping {first['uuid']} from" in f["explanation"] and f"The mapping {second['uuid']} from" in f["explanation"]
 
 
 def test_healthy_dynamodb_mapping_is_not_stale(cli, world):
@@ -169,12 +217,52 @@ def test_bucket_without_invoke_permission_gets_the_exact_add_permission(cli):
     f = only(data, "missing-invoke-permission")
     ev = f["evidence"]
     assert ev["source_arn"] == "arn:aws:s3:::invoices-incoming-demo" and ev["principal"] == "s3.amazonaws.com"
-    assert ev["policy_statements"] == ["s3-old-bucket"]   # a statement for another bucket
-    assert any("condition failed" in line and "invoices-archive-demo" in line for line in ev["decision"])
+    assert ev["source_account"] == ACCOUNT and ev["bucket_owner"] == "this account (ListBuckets names it)"
+    (denied,) = ev["denied"]
+    assert denied["qualifier"] is None
+    assert denied["policy_statements"] == ["s3-old-bucket"]   # a statement for another bucket
+    assert any("condition failed" in line and "invoices-archive-demo" in line for line in denied["decision"])
     assert f["fix"]["commands"] == [
         "aws lambda add-permission --function-name invoice-parser --statement-id s3-invoke-invoices-incoming-demo "
         "--action lambda:InvokeFunction --principal s3.amazonaws.com --source-arn arn:aws:s3:::invoices-incoming-demo "
         f"--source-account {ACCOUNT} --region us-east-1"]
+
+
+def test_bucket_notifying_an_alias_gets_the_permission_on_the_alias(cli):
+    """Issue 16: S3 invokes function:name:live, whose policy is the alias's own; a statement
+    on the function does not let S3 invoke the alias, so add-permission needs --qualifier."""
+    code, data = diagnose(cli, "media-thumbnailer", "--bucket", "media-incoming-demo")
+    assert code == 1
+    f = only(data, "missing-invoke-permission")
+    alias = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:media-thumbnailer:live"
+    assert f["title"] == "Bucket media-incoming-demo is not allowed to invoke media-thumbnailer:live"
+    (denied,) = f["evidence"]["denied"]
+    assert denied["function_arn"] == alias and denied["qualifier"] == "live"
+    assert "An alias or version has a policy of its own" in f["explanation"]
+    assert f["fix"]["commands"] == [
+        "aws lambda add-permission --function-name media-thumbnailer --qualifier live "
+        "--statement-id s3-invoke-media-incoming-demo --action lambda:InvokeFunction --principal s3.amazonaws.com "
+        f"--source-arn arn:aws:s3:::media-incoming-demo --source-account {ACCOUNT} --region us-east-1"]
+    assert [c["call"] for c in data["calls"]].count("lambda.GetPolicy") == 1   # the alias's policy, read once
+
+
+def test_another_accounts_bucket_needs_its_owners_account_which_triage_says_it_cannot_know(cli):
+    """Issue 16: --source-account was the function's account; S3 sends the bucket owner's.
+    The bucket is not in this account's ListBuckets, and no call tells whose it is."""
+    code, data = diagnose(cli, "partner-ingest", "--bucket", "partner-drops-demo")
+    assert code == 1
+    f = only(data, "missing-invoke-permission")
+    ev = f["evidence"]
+    assert ev["source_account"] is None
+    assert ev["bucket_owner"] == "another account (this account's ListBuckets does not name it)"
+    assert f["fix"]["commands"] == [
+        "aws lambda add-permission --function-name partner-ingest --statement-id s3-invoke-partner-drops-demo "
+        "--action lambda:InvokeFunction --principal s3.amazonaws.com --source-arn arn:aws:s3:::partner-drops-demo "
+        '--source-account "$BUCKET_ACCOUNT_ID" --region us-east-1']
+    assert ACCOUNT not in f["fix"]["commands"][0]
+    assert "belongs to another account, and triage cannot read which" in f["fix"]["text"]
+    assert "set BUCKET_ACCOUNT_ID to the owner's account id" in f["fix"]["text"]
+    assert "partner-ingest has no resource policy at all." in f["explanation"]
 
 
 def test_healthy_twin_with_bucket_and_mapping(cli):
@@ -218,7 +306,7 @@ with MotoServer() as server:
         if function not in sys.argv[1:]:
             continue
         before = diagnose(server.url, "lambda-not-found", case.inputs)
-        commands = fix_commands(before, "event-source-missing")
+        commands = [c for check in case.expect for c in fix_commands(before, check)]
         runs = [apply(server.url, c, case.fix_vars) for c in commands]
         after = diagnose(server.url, "lambda-not-found", case.inputs)
         mappings = Seeder(server.url).client("lambda").list_event_source_mappings(FunctionName=function)
@@ -234,7 +322,8 @@ PLACEHOLDER_CASES = ["orders-consumer", "ledger-projector", "clicks-aggregator"]
 def applied_fixes():
     import subprocess
     import sys
-    p = subprocess.run([sys.executable, "-c", APPLY_FIXES, *PLACEHOLDER_CASES], capture_output=True, text=True,
+    p = subprocess.run([sys.executable, "-c", APPLY_FIXES, *PLACEHOLDER_CASES, "fanin-projector",
+                        "media-thumbnailer", "partner-ingest"], capture_output=True, text=True,
                        timeout=600)
     assert p.returncode == 0, p.stderr[-3000:]
     return json.loads(p.stdout.splitlines()[-1])
@@ -253,6 +342,27 @@ def test_event_source_fix_with_the_engineers_source_applies_and_clears_the_findi
     stale = r["before"]["findings"][0]["evidence"]["mappings"][0]["uuid"]
     assert [arn for _, arn in r["mappings"]] == list(r["fix_vars"].values())
     assert stale not in [uuid for uuid, _ in r["mappings"]]
+
+
+def test_every_stale_mapping_fix_applies_and_clears_the_finding(applied_fixes):
+    """All six commands of three stale mappings, run with the AWS CLI: each stale mapping
+    is replaced by one on its own new source, and the finding is gone."""
+    r = applied_fixes["fanin-projector"]
+    assert len(r["commands"]) == 6 and all(code == 0 for code, _ in r["runs"]), r["runs"]
+    assert r["after"]["findings"] == [] and r["after"]["unchecked"] == [] and r["after"]["outcome"] == "healthy"
+    before = r["before"]["findings"][0]["evidence"]["mappings"]
+    left = [arn for _, arn in r["mappings"]]
+    assert sorted(left) == sorted([r["fix_vars"]["QUEUE_ARN_1"], r["fix_vars"]["QUEUE_ARN_2"], before[2]["current_stream"]])
+    assert not {m["uuid"] for m in before} & {uuid for uuid, _ in r["mappings"]}
+
+
+@pytest.mark.parametrize("function", ["media-thumbnailer", "partner-ingest"])
+def test_invoke_permission_fix_applies_and_clears_the_finding(applied_fixes, function):
+    """add-permission on the alias (--qualifier), and for another account's bucket with the
+    owner's account the engineer supplies as BUCKET_ACCOUNT_ID, run with the AWS CLI."""
+    r = applied_fixes[function]
+    assert len(r["commands"]) == 1 and all(code == 0 for code, _ in r["runs"]), r["runs"]
+    assert r["after"]["findings"] == [] and r["after"]["unchecked"] == [] and r["after"]["outcome"] == "healthy"
 
 
 @pytest.mark.parametrize("name,candidates,expected", [

@@ -546,7 +546,8 @@ _PLACEHOLDER = re.compile(r"\$[A-Z][A-Z0-9_]*")   # a shell variable the enginee
 def _commands(templates, context: dict) -> list[str]:
     """The fix commands of a list of templates: one each, none for a template
     that yields nothing, one per argv for a template that yields a list of
-    argvs (`plan[].['aws', 'lambda', ..., function]`: a command for every item)."""
+    argvs (`plan[].['aws', 'lambda', ..., function]`: a command for every
+    item; an empty argv is no command)."""
     out: list[str] = []
     for t in templates:
         parsed = expr.parse_template(t)
@@ -562,11 +563,23 @@ def _commands(templates, context: dict) -> list[str]:
     return out
 
 
+def _is_placeholder(word: str, literals: set[str]) -> bool:
+    """A shell variable the expression itself spells out: '$STREAM_ARN', or a
+    literal prefix ending in _ and a number ('$QUEUE_ARN_' and 2: one
+    variable per item when several need one)."""
+    if not _PLACEHOLDER.fullmatch(word):
+        return False
+    if word in literals:
+        return True
+    head = word.rstrip("0123456789")
+    return head != word and head.endswith("_") and head in literals
+
+
 def _argv(words: list, literals) -> str:
     """An argv as one shell line: every word quoted, except a placeholder the
     playbook's expression itself spells out ('$STREAM_ARN' -> "$STREAM_ARN")."""
-    return " ".join(f'"{w}"' if isinstance(w, str) and w in literals and _PLACEHOLDER.fullmatch(w)
-                    else _shell_word(w) for w in words)
+    return " ".join(f'"{w}"' if isinstance(w, str) and _is_placeholder(w, literals) else _shell_word(w)
+                    for w in words)
 
 
 def _evidence(check: Check, context: dict, spec: dict | None = None) -> dict:

@@ -501,6 +501,14 @@ class TriageFunctions(jfn.Functions):
         wanted = values or []
         return [i for i in items or [] if compiled.search(i, options=OPTIONS) in wanted]
 
+    @jfn.signature({"types": ["array", "null"]}, {"types": ["object"]})
+    def _func_each_with(self, items, extra):
+        """Each element with context values beside it, and its 1-based
+        position: `[{item, n, ...extra}]`, so that a projection over it can
+        read what a projection alone cannot (`each_with(list, {tables: t})[].
+        find(tables, 'item.UUID', item.UUID)`)."""
+        return [{**extra, "item": i, "n": k} for k, i in enumerate(items or [], 1)]
+
     @jfn.signature({"types": ["string", "null"]})
     def _func_from_json(self, s):
         try:
