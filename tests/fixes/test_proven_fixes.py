@@ -99,3 +99,11 @@ def test_the_model_check_catches_what_the_cli_would_refuse(command, problem):
         assert problems == []
     else:
         assert any(problem in p for p in problems), problems
+
+
+def test_the_readme_counts_are_the_tables():
+    from .harness import ROOT
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    total = len(TABLE)
+    assert (f"**{len(APPLIED)} of {total} finding ids proven by applying the fix, {len(MODELLED)} model-checked**"
+            in readme), "update the counts in README.md's 'Fix commands, proven by applying them'"
