@@ -224,12 +224,9 @@ _LOG_PREFIX = re.compile(
 # Phrases that follow an ARN in AWS messages.  If the line after one that
 # ends in an ARN reads "<fragment> is not authorized ...", the fragment is the
 # tail of the ARN that the terminal wrapped.
-_AFTER_ARN = re.compile(
-    r"^\S++\s+(?:is\s+not\b|on\s+(?:the\s+)?resource\b|because\b|with\s+an?\s+explicit\b|\(Service\b)"
-)
-_LEADS_AFTER_ARN = re.compile(
-    r"^(?:is\s+not\b|on\s+(?:the\s+)?resource\b|because\b|with\s+an?\s+explicit\b|\(Service\b)"
-)
+_ARN_FOLLOWERS = r"(?:is\s+not\b|on\s+(?:the\s+)?resource\b|because\b|with\s+an?\s+explicit\b|\(Service\b)"
+_AFTER_ARN = re.compile(r"^\S++\s+" + _ARN_FOLLOWERS)   # "<ARN tail> is not ...": the ARN was cut
+_LEADS_AFTER_ARN = re.compile(r"^" + _ARN_FOLLOWERS)      # "is not ..." itself: the ARN ended there
 _ARN_FRAGMENT = re.compile(r"[\w\-./:@+=,*$#?!~%&;\"')]+")  # used with fullmatch
 _OPAQUE = re.compile(r"[A-Za-z0-9_\-+/=]+")  # used with fullmatch
 _ENCODED_LEAD = re.compile(r"[Ee]ncoded (?:authorization failure )?message:\s*\S*$")
