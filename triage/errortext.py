@@ -224,9 +224,9 @@ _LOG_PREFIX = re.compile(
 # Phrases that follow an ARN in AWS messages.  If the line after one that
 # ends in an ARN reads "<fragment> is not authorized ...", the fragment is the
 # tail of the ARN that the terminal wrapped.
-_AFTER_ARN = re.compile(
-    r"^\S++\s+(?:is\s+not\b|on\s+(?:the\s+)?resource\b|because\b|with\s+an?\s+explicit\b|\(Service\b)"
-)
+_ARN_FOLLOWERS = r"(?:is\s+not\b|on\s+(?:the\s+)?resource\b|because\b|with\s+an?\s+explicit\b|\(Service\b)"
+_AFTER_ARN = re.compile(r"^\S++\s+" + _ARN_FOLLOWERS)   # "<ARN tail> is not ...": the ARN was cut
+_LEADS_AFTER_ARN = re.compile(r"^" + _ARN_FOLLOWERS)      # "is not ..." itself: the ARN ended there
 _ARN_FRAGMENT = re.compile(r"[\w\-./:@+=,*$#?!~%&;\"')]+")  # used with fullmatch
 _OPAQUE = re.compile(r"[A-Za-z0-9_\-+/=]+")  # used with fullmatch
 _ENCODED_LEAD = re.compile(r"[Ee]ncoded (?:authorization failure )?message:\s*\S*$")
@@ -325,6 +325,9 @@ def _glue(tail: str, prev_raw: str, line: str, width: int | None) -> bool | None
     # tail is followed by the words that follow ARNs, or is all the line holds.
     if 0 < len(last) < 4 and (last + first).startswith("arn:"):
         return True
+    # ... unless the next line itself begins with those words: then the ARN ended at the break.
+    if last.startswith("arn:") and _LEADS_AFTER_ARN.match(line):
+        return False
     if last.startswith("arn:") and _ARN_FRAGMENT.fullmatch(first):
         if _arn_looks_cut(last) or _AFTER_ARN.match(line) or line.strip() == first:
             return True
@@ -405,8 +408,9 @@ _ERROR_CODE_SOURCES = (
     # boto3 / AWS CLI:
     #   An error occurred (AccessDenied) when calling the GetObject operation: Access Denied
     #   ... when calling the PutItem operation (reached max retries: 9): ...
+    #   A client error (403) occurred when calling the HeadObject operation: Forbidden   (AWS CLI v1, old botocore)
     ("aws", re.compile(
-        r"An error occurred \((?P<code>[^)\s]{1,100})\) when calling the (?P<operation>[A-Za-z0-9]+) operation"
+        r"(?:An error occurred|A client error) \((?P<code>[^)\s]{1,100})\) (?:occurred )?when calling the (?P<operation>[A-Za-z0-9]+) operation"
         r"(?:\s*\(reached max retries: \d+\))?"
     )),
     # AWS SDK for Go v2:
