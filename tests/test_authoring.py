@@ -222,6 +222,14 @@ def iam_data():
     return privileges
 
 
+# AWS's access levels file these under Write, though they change nothing: each
+# is allowed by triage/readonly.py's EXTRA_READS, with the reason here.
+FILED_AS_WRITE_BUT_CHANGE_NOTHING = {
+    # decodes the encoded message of the caller's own AccessDenied (access-denied --encoded-message)
+    "sts:DecodeAuthorizationMessage",
+}
+
+
 def test_permissions_for_every_shipped_playbook_are_reads_that_exist_in_aws_data(iam_data):
     from triage import catalog
     from triage.readonly import is_read_operation
@@ -238,6 +246,9 @@ def test_permissions_for_every_shipped_playbook_are_reads_that_exist_in_aws_data
         prefix, name = action.split(":")
         privileges = iam_data(prefix)
         assert name in privileges, f"{action} is not an IAM action in AWS's service authorization data"
+        if action in FILED_AS_WRITE_BUT_CHANGE_NOTHING:
+            assert privileges[name]["access_level"] == "Write", f"{action}: AWS's data changed, review the exception"
+            continue
         assert privileges[name]["access_level"] in ("Read", "List"), f"{action} is {privileges[name]['access_level']}"
     # every call behind them is a read, and every call of every shipped playbook is covered
     from triage import playbook
