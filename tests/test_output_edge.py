@@ -261,7 +261,7 @@ def test_the_meta_test_sees_real_secrets():
             env = next(c.response for c in case.calls if c.name == "lambda.GetFunctionConfiguration")
             assert env["Environment"]["Variables"]["DB_PASSWORD"].startswith("edgeS3cr3t")
             assert env["Environment"]["Variables"]["STAGE"] == "***"   # not secret-named: left as recorded
-    assert len(planted) >= 8
+    assert len(planted) >= 7   # 8 before the rds-connections cases were re-recorded with exact SecretArns (never secret)
 
 
 def test_a_planted_secret_reaches_the_evidence_exact_and_leaves_masked():
