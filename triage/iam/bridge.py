@@ -447,10 +447,11 @@ def verify_narrowing(original: dict, pieces: list[dict], principal: str, actions
 
 
 def policy_add_grant(document: Any, actions: list[str], resource: str) -> dict | None:
-    """`document` (a permissions boundary) with the least-privilege grant of exactly these
-    actions on this resource added as statements of its own; every existing statement
-    kept. None when there is no document. A boundary grants nothing by itself: it only
-    stops capping exactly this request."""
+    """`document` (a permissions boundary, or an inline policy of the name a printed grant
+    is put under) with the least-privilege grant of exactly these actions on this resource
+    added as statements of their own (Sids made unique); every existing statement kept.
+    None when there is no document. A boundary grants nothing by itself: it only stops
+    capping exactly this request."""
     doc = copy.deepcopy(_as_doc(document))
     if not doc:
         return None

@@ -1,0 +1,134 @@
+"""Fix safety: a printed fix, pasted in a state other than the seeded one, must not
+drop what was there, grant more than the request, or break something healthy.
+
+Each test builds an adversarial state in a moto server of its own process (fixes
+change the world), runs the playbook, applies the printed commands with the real
+AWS CLI (tests/fixes/harness.py `apply`), and checks the documents before and after:
+the finding gone, and nothing that was there before lost.
+"""
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+
+from fixes.harness import ServerProcess, apply, diagnose, finding_ids, fix_commands
+
+ACCOUNT = "123456789012"
+EC2_TRUST = {"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+
+
+@pytest.fixture(scope="module")
+def server():
+    with ServerProcess() as srv:
+        yield srv
+
+
+@pytest.fixture
+def aws(server):
+    """A clean world and boto3 clients for it."""
+    server.reset()
+    session = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1")
+
+    class Clients:
+        url = server.url
+
+        def __getattr__(self, service):
+            return session.client(service.replace("_", "-"), endpoint_url=server.url)
+    return Clients()
+
+
+def doc(statements: list[dict]) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": statements})
+
+
+def role_policy(aws, role: str, name: str) -> dict:
+    d = aws.iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
+    return json.loads(d) if isinstance(d, str) else d
+
+
+def statements(document: dict) -> list[dict]:
+    st = document.get("Statement")
+    return st if isinstance(st, list) else [st]
+
+
+def run_fix(aws, playbook: str, inputs: dict, finding: str, fix_vars: dict | None = None) -> tuple[dict, list[str]]:
+    before = diagnose(aws.url, playbook, inputs)
+    assert finding in finding_ids(before), (before.get("outcome"), finding_ids(before), before.get("unchecked"))
+    commands = fix_commands(before, finding)
+    done = apply(aws.url, "\n".join(commands), fix_vars or {})
+    assert done.returncode == 0, "\n".join(commands) + f"\nexit {done.returncode}\n{done.stderr}"
+    after = diagnose(aws.url, playbook, inputs)
+    assert finding not in finding_ids(after), "\n".join(commands)
+    return after, commands
+
+
+def denied(aws, principal: str, actions: list[str], resource: str) -> set[str]:
+    """The access-denied findings for a request that should be allowed (none of the policy causes)."""
+    d = diagnose(aws.url, "access-denied", {"principal": principal, "action": actions, "resource": resource})
+    return set(finding_ids(d)) & {"no-identity-allow", "resource-arn-mismatch", "explicit-deny", "kms-key-denied",
+                                  "resource-policy-blocks", "boundary-blocks", "vpc-endpoint-policy-blocks"}
+
+
+# --- a printed grant goes into an inline policy of a fixed name: one that is already there
+#     (a fix triage printed for another request) must keep what it granted ----------------
+def test_kms_decrypt_grant_keeps_the_key_an_earlier_fix_granted(aws):
+    aws.iam.create_role(RoleName="app", AssumeRolePolicyDocument=json.dumps(EC2_TRUST))
+    keys = {}
+    for bucket in ("vault-a", "vault-b"):
+        keys[bucket] = aws.kms.create_key()["KeyMetadata"]["Arn"]
+        aws.s3.create_bucket(Bucket=bucket)
+        aws.s3.put_object(Bucket=bucket, Key="k.csv", Body=b"x", ServerSideEncryption="aws:kms",
+                          SSEKMSKeyId=keys[bucket])
+        aws.iam.put_role_policy(RoleName="app", PolicyName=f"read-{bucket}", PolicyDocument=doc([
+            {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/*"}]))
+    # what triage printed (and the engineer applied) for vault-a last week
+    aws.iam.put_role_policy(RoleName="app", PolicyName="triage-allow-decrypt", PolicyDocument=doc([
+        {"Sid": "TriageFix", "Effect": "Allow", "Action": "kms:Decrypt", "Resource": keys["vault-a"]}]))
+    assert denied(aws, "app", ["s3:GetObject"], "arn:aws:s3:::vault-a/k.csv") == set()
+
+    run_fix(aws, "access-denied", {"principal": "app", "action": ["s3:GetObject"],
+                                   "resource": "arn:aws:s3:::vault-b/k.csv"}, "kms-key-denied")
+
+    granted = [s["Resource"] for s in statements(role_policy(aws, "app", "triage-allow-decrypt"))]
+    assert keys["vault-a"] in granted and keys["vault-b"] in granted, granted
+    assert denied(aws, "app", ["s3:GetObject"], "arn:aws:s3:::vault-a/k.csv") == set()
+
+
+def test_listbucket_grant_keeps_the_bucket_an_earlier_fix_granted(aws):
+    aws.iam.create_role(RoleName="app", AssumeRolePolicyDocument=json.dumps(EC2_TRUST))
+    for bucket in ("plain-a", "plain-b"):
+        aws.s3.create_bucket(Bucket=bucket)
+    aws.iam.put_role_policy(RoleName="app", PolicyName="read-plain-b", PolicyDocument=doc([
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::plain-b/*"}]))
+    aws.iam.put_role_policy(RoleName="app", PolicyName="triage-allow-listbucket", PolicyDocument=doc([
+        {"Sid": "BucketLevel", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::plain-a"}]))
+
+    before = diagnose(aws.url, "access-denied", {"principal": "app", "action": ["s3:GetObject"],
+                                                 "resource": "arn:aws:s3:::plain-b/missing.csv"})
+    commands = fix_commands(before, "object-missing")
+    done = apply(aws.url, "\n".join(commands), {})
+    assert done.returncode == 0, done.stderr
+
+    granted = [s["Resource"] for s in statements(role_policy(aws, "app", "triage-allow-listbucket"))]
+    assert "arn:aws:s3:::plain-a" in granted and "arn:aws:s3:::plain-b" in granted, granted
+    assert denied(aws, "app", ["s3:ListBucket"], "arn:aws:s3:::plain-a") == set()
+
+
+def test_no_identity_allow_grant_keeps_another_services_action_of_the_same_name(aws):
+    # kinesis:PutRecord and firehose:PutRecord: both fixes are named triage-allow-putrecord
+    stream = f"arn:aws:kinesis:us-east-1:{ACCOUNT}:stream/clicks"
+    firehose = f"arn:aws:firehose:us-east-1:{ACCOUNT}:deliverystream/clicks-archive"
+    aws.iam.create_role(RoleName="producer", AssumeRolePolicyDocument=json.dumps(EC2_TRUST))
+    aws.iam.put_role_policy(RoleName="producer", PolicyName="triage-allow-putrecord", PolicyDocument=doc([
+        {"Sid": "TriageFix", "Effect": "Allow", "Action": "kinesis:PutRecord", "Resource": stream}]))
+    assert denied(aws, "producer", ["kinesis:PutRecord"], stream) == set()
+
+    run_fix(aws, "access-denied", {"principal": "producer", "action": ["firehose:PutRecord"], "resource": firehose},
+            "no-identity-allow")
+
+    assert denied(aws, "producer", ["kinesis:PutRecord"], stream) == set(), \
+        role_policy(aws, "producer", "triage-allow-putrecord")
+    assert denied(aws, "producer", ["firehose:PutRecord"], firehose) == set()
