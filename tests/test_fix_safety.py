@@ -132,3 +132,80 @@ def test_no_identity_allow_grant_keeps_another_services_action_of_the_same_name(
     assert denied(aws, "producer", ["kinesis:PutRecord"], stream) == set(), \
         role_policy(aws, "producer", "triage-allow-putrecord")
     assert denied(aws, "producer", ["firehose:PutRecord"], firehose) == set()
+
+
+# --- a fix that edits a policy other principals share widens their access too ----------
+def _two_roles_sharing(aws, statements_: list[dict]) -> str:
+    for bucket in ("shared-a", "shared-b"):
+        aws.s3.create_bucket(Bucket=bucket)
+        aws.s3.put_object(Bucket=bucket, Key="k.csv", Body=b"x")
+    arn = aws.iam.create_policy(PolicyName="team-read", PolicyDocument=doc(statements_))["Policy"]["Arn"]
+    for role in ("app", "other-app"):
+        aws.iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(EC2_TRUST))
+        aws.iam.attach_role_policy(RoleName=role, PolicyArn=arn)
+    return arn
+
+
+def test_resource_miss_in_a_shared_managed_policy_is_fixed_for_this_principal_only(aws):
+    _two_roles_sharing(aws, [{"Sid": "Read", "Effect": "Allow", "Action": "s3:GetObject",
+                              "Resource": "arn:aws:s3:::shared-a/*"}])
+    _, commands = run_fix(aws, "access-denied", {"principal": "app", "action": ["s3:GetObject"],
+                                                 "resource": "arn:aws:s3:::shared-b/k.csv"}, "resource-arn-mismatch")
+    assert not any("create-policy-version" in c for c in commands), commands
+    # the other role attached to team-read gets nothing it did not have
+    assert "resource-arn-mismatch" in denied(aws, "other-app", ["s3:GetObject"], "arn:aws:s3:::shared-b/k.csv")
+    assert denied(aws, "app", ["s3:GetObject"], "arn:aws:s3:::shared-a/k.csv") == set()
+
+
+def test_resource_miss_in_a_policy_of_this_principal_alone_corrects_that_policy(aws):
+    for bucket in ("solo-a", "solo-b"):
+        aws.s3.create_bucket(Bucket=bucket)
+    arn = aws.iam.create_policy(PolicyName="app-read", PolicyDocument=doc([
+        {"Sid": "Read", "Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::solo-a/*"}]))["Policy"]["Arn"]
+    aws.iam.create_role(RoleName="app", AssumeRolePolicyDocument=json.dumps(EC2_TRUST))
+    aws.iam.attach_role_policy(RoleName="app", PolicyArn=arn)
+    _, commands = run_fix(aws, "access-denied", {"principal": "app", "action": ["s3:GetObject"],
+                                                 "resource": "arn:aws:s3:::solo-b/k.csv"}, "resource-arn-mismatch")
+    assert any("create-policy-version" in c for c in commands), commands
+
+
+def test_resource_miss_in_a_group_policy_is_fixed_on_the_user_with_a_command_that_runs(aws):
+    for bucket in ("grp-a", "grp-b"):
+        aws.s3.create_bucket(Bucket=bucket)
+    aws.iam.create_group(GroupName="analysts")
+    aws.iam.put_group_policy(GroupName="analysts", PolicyName="read", PolicyDocument=doc([
+        {"Sid": "Read", "Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::grp-a/*"}]))
+    for user in ("carol", "dave"):
+        aws.iam.create_user(UserName=user)
+        aws.iam.add_user_to_group(GroupName="analysts", UserName=user)
+    run_fix(aws, "access-denied", {"principal": "carol", "action": ["s3:GetObject"],
+                                   "resource": "arn:aws:s3:::grp-b/k.csv"}, "resource-arn-mismatch")
+    assert "resource-arn-mismatch" in denied(aws, "dave", ["s3:GetObject"], "arn:aws:s3:::grp-b/k.csv")
+
+
+def test_deny_in_a_shared_managed_policy_is_not_narrowed_for_everyone(aws):
+    arn = _two_roles_sharing(aws, [
+        {"Sid": "Read", "Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::shared-b/*"},
+        {"Sid": "NoLedger", "Effect": "Deny", "Action": ["s3:GetObject", "s3:PutObject"],
+         "Resource": ["arn:aws:s3:::shared-b/k.csv", "arn:aws:s3:::shared-b/other.csv"]}])
+    d = diagnose(aws.url, "access-denied", {"principal": "app", "action": ["s3:GetObject"],
+                                            "resource": "arn:aws:s3:::shared-b/k.csv"})
+    assert "explicit-deny" in finding_ids(d)
+    commands = fix_commands(d, "explicit-deny")
+    assert not any("create-policy-version" in c for c in commands), commands
+    assert any("get-policy-version" in c and arn in c for c in commands), commands
+
+
+def test_deny_in_a_managed_policy_of_this_principal_alone_is_narrowed(aws):
+    for bucket in ("solo-b",):
+        aws.s3.create_bucket(Bucket=bucket)
+        aws.s3.put_object(Bucket=bucket, Key="k.csv", Body=b"x")
+    arn = aws.iam.create_policy(PolicyName="app-read", PolicyDocument=doc([
+        {"Sid": "Read", "Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::solo-b/*"},
+        {"Sid": "NoLedger", "Effect": "Deny", "Action": ["s3:GetObject", "s3:PutObject"],
+         "Resource": ["arn:aws:s3:::solo-b/k.csv", "arn:aws:s3:::solo-b/other.csv"]}]))["Policy"]["Arn"]
+    aws.iam.create_role(RoleName="app", AssumeRolePolicyDocument=json.dumps(EC2_TRUST))
+    aws.iam.attach_role_policy(RoleName="app", PolicyArn=arn)
+    _, commands = run_fix(aws, "access-denied", {"principal": "app", "action": ["s3:GetObject"],
+                                                 "resource": "arn:aws:s3:::solo-b/k.csv"}, "explicit-deny")
+    assert any("create-policy-version" in c for c in commands), commands
