@@ -209,3 +209,81 @@ def test_deny_in_a_managed_policy_of_this_principal_alone_is_narrowed(aws):
     _, commands = run_fix(aws, "access-denied", {"principal": "app", "action": ["s3:GetObject"],
                                                  "resource": "arn:aws:s3:::solo-b/k.csv"}, "explicit-deny")
     assert any("create-policy-version" in c for c in commands), commands
+
+
+# --- resource policies: every statement kept, Sids unique (S3 and KMS reject a policy
+#     whose Sids repeat, and an earlier fix already used TriageAllow) -------------------
+def _sids(document: dict) -> list[str]:
+    return [s.get("Sid") for s in statements(document) if s.get("Sid")]
+
+
+def test_bucket_policy_grant_keeps_every_statement_and_a_unique_sid(aws):
+    aws.s3.create_bucket(Bucket="shared-data")
+    aws.s3.put_object(Bucket="shared-data", Key="k.csv", Body=b"x")
+    original = {"Version": "2012-10-17", "Statement": [
+        {"Sid": "TriageAllow", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::999999999999:role/partner-1"},
+         "Action": "s3:GetObject", "Resource": "arn:aws:s3:::shared-data/k.csv"},
+        {"Sid": "LogDelivery", "Effect": "Allow", "Principal": {"Service": "logging.s3.amazonaws.com"},
+         "Action": "s3:PutObject", "Resource": "arn:aws:s3:::shared-data/logs/*"}]}
+    aws.s3.put_bucket_policy(Bucket="shared-data", Policy=json.dumps(original))
+    d = diagnose(aws.url, "access-denied", {"principal": "arn:aws:iam::999999999999:role/partner-2",
+                                            "action": ["s3:GetObject"], "resource": "arn:aws:s3:::shared-data/k.csv"})
+    commands = fix_commands(d, "resource-policy-blocks")
+    put = next(c for c in commands if "put-bucket-policy" in c)
+    printed = json.loads(put.split("--policy ", 1)[1].strip("'"))
+    assert len(_sids(printed)) == len(set(_sids(printed))), _sids(printed)
+    done = apply(aws.url, "\n".join(commands), {})
+    assert done.returncode == 0, done.stderr
+    after = json.loads(aws.s3.get_bucket_policy(Bucket="shared-data")["Policy"])
+    for st in original["Statement"]:
+        assert st in statements(after), st
+    again = diagnose(aws.url, "access-denied", {"principal": "arn:aws:iam::999999999999:role/partner-2",
+                                                "action": ["s3:GetObject"], "resource": "arn:aws:s3:::shared-data/k.csv"})
+    assert "resource-policy-blocks" not in finding_ids(again)
+
+
+def test_key_policy_grant_keeps_the_admins_and_a_unique_sid(aws):
+    for role in ("app-a", "app-b", "key-admin"):
+        aws.iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(EC2_TRUST))
+    original = {"Version": "2012-10-17", "Statement": [
+        {"Sid": "Admins", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:role/key-admin"},
+         "Action": "kms:*", "Resource": "*"},
+        {"Sid": "TriageAllow", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:role/app-a"},
+         "Action": "kms:Decrypt", "Resource": "*"}]}
+    key = aws.kms.create_key(Policy=json.dumps(original))["KeyMetadata"]["Arn"]
+    aws.s3.create_bucket(Bucket="sealed")
+    aws.s3.put_object(Bucket="sealed", Key="k.csv", Body=b"x", ServerSideEncryption="aws:kms", SSEKMSKeyId=key)
+    aws.iam.put_role_policy(RoleName="app-b", PolicyName="read", PolicyDocument=doc([
+        {"Effect": "Allow", "Action": ["s3:GetObject", "kms:Decrypt"], "Resource": ["arn:aws:s3:::sealed/*", key]}]))
+    d = diagnose(aws.url, "access-denied", {"principal": "app-b", "action": ["s3:GetObject"],
+                                            "resource": "arn:aws:s3:::sealed/k.csv"})
+    commands = fix_commands(d, "kms-key-denied")
+    put = next(c for c in commands if "put-key-policy" in c)
+    printed = json.loads(put.split("--policy ", 1)[1].strip("'"))
+    assert len(_sids(printed)) == len(set(_sids(printed))), _sids(printed)
+    done = apply(aws.url, "\n".join(commands), {})
+    assert done.returncode == 0, done.stderr
+    after = json.loads(aws.kms.get_key_policy(KeyId=key, PolicyName="default")["Policy"])
+    for st in original["Statement"]:
+        assert st in statements(after), st
+    assert "kms-key-denied" not in finding_ids(diagnose(aws.url, "access-denied", {
+        "principal": "app-b", "action": ["s3:GetObject"], "resource": "arn:aws:s3:::sealed/k.csv"}))
+
+
+def test_trust_policy_fix_keeps_every_statement_and_a_unique_sid(aws):
+    trust = {"Version": "2012-10-17", "Statement": [
+        {"Sid": "AllowEc2ToAssume", "Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"},
+         "Action": "sts:AssumeRole", "Condition": {"StringEquals": {"aws:SourceAccount": "000000000000"}}},
+        {"Sid": "Ops", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "sts:AssumeRole"}]}
+    aws.iam.create_role(RoleName="web", AssumeRolePolicyDocument=json.dumps(trust))
+    aws.iam.put_role_policy(RoleName="web", PolicyName="logs", PolicyDocument=doc([
+        {"Effect": "Allow", "Action": "logs:PutLogEvents", "Resource": "*"}]))
+    d = diagnose(aws.url, "access-denied", {"principal": "web", "action": ["logs:PutLogEvents"],
+                                            "resource": f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/app/web:log-stream:i-1",
+                                            "service": "ec2.amazonaws.com"})
+    if "trust-policy-missing-service" not in finding_ids(d):
+        pytest.skip(f"the conditioned statement counts as trusting ec2 here: {finding_ids(d)}")
+    commands = fix_commands(d, "trust-policy-missing-service")
+    printed = json.loads(commands[0].split("--policy-document ", 1)[1].strip("'"))
+    assert len(_sids(printed)) == len(set(_sids(printed))), _sids(printed)
+    assert all(st in statements(printed) for st in trust["Statement"])
