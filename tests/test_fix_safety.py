@@ -287,3 +287,16 @@ def test_trust_policy_fix_keeps_every_statement_and_a_unique_sid(aws):
     printed = json.loads(commands[0].split("--policy-document ", 1)[1].strip("'"))
     assert len(_sids(printed)) == len(set(_sids(printed))), _sids(printed)
     assert all(st in statements(printed) for st in trust["Statement"])
+
+
+# --- account-posture: the fix covers every instance the finding names ------------------
+def test_rds_public_fix_names_every_public_instance(aws):
+    for db in ("pub-one", "pub-two", "private-three"):
+        aws.rds.create_db_instance(DBInstanceIdentifier=db, DBInstanceClass="db.t3.micro", Engine="postgres",
+                                   MasterUsername="admin", MasterUserPassword="password123", AllocatedStorage=20,
+                                   PubliclyAccessible=db.startswith("pub"), StorageEncrypted=True)
+    d = diagnose(aws.url, "account-posture", {})
+    commands = fix_commands(d, "rds-publicly-accessible")
+    for db in ("pub-one", "pub-two"):
+        assert any(f"--db-instance-identifier {db} " in c + " " and "--no-publicly-accessible" in c for c in commands), commands
+    assert not any("private-three" in c for c in commands), commands
