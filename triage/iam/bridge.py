@@ -122,10 +122,22 @@ def trust_with_service(trust_document: Any, service: str) -> dict:
     doc = copy.deepcopy(_as_doc(trust_document)) or {"Version": "2012-10-17", "Statement": []}
     statements = doc.get("Statement")
     statements = statements if isinstance(statements, list) else [statements] if statements else []
-    statements.append({"Sid": "Allow" + re.sub(r"[^A-Za-z0-9]", "", service.split(".")[0].title()) + "ToAssume",
-                       "Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"})
+    sid = _unique_sid("Allow" + re.sub(r"[^A-Za-z0-9]", "", service.split(".")[0].title()) + "ToAssume", statements)
+    statements.append({"Sid": sid, "Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"})
     doc["Statement"] = statements
     return doc
+
+
+def _unique_sid(sid: str, statements: list) -> str:
+    """`sid`, or `sid` with a number after it, so that no statement of `statements` has it:
+    S3, KMS and IAM reject a policy whose statement IDs repeat (an earlier fix may have
+    added one of the same name)."""
+    used = {str(st.get("Sid")) for st in statements if isinstance(st, dict) and st.get("Sid")}
+    name, n = sid, 1
+    while name in used:
+        n += 1
+        name = f"{sid}{n}"
+    return name
 
 
 def _as_doc(document: Any) -> dict | None:
@@ -447,10 +459,11 @@ def verify_narrowing(original: dict, pieces: list[dict], principal: str, actions
 
 
 def policy_add_grant(document: Any, actions: list[str], resource: str) -> dict | None:
-    """`document` (a permissions boundary) with the least-privilege grant of exactly these
-    actions on this resource added as statements of its own; every existing statement
-    kept. None when there is no document. A boundary grants nothing by itself: it only
-    stops capping exactly this request."""
+    """`document` (a permissions boundary, or an inline policy of the name a printed grant
+    is put under) with the least-privilege grant of exactly these actions on this resource
+    added as statements of their own (Sids made unique); every existing statement kept.
+    None when there is no document. A boundary grants nothing by itself: it only stops
+    capping exactly this request."""
     doc = copy.deepcopy(_as_doc(document))
     if not doc:
         return None
@@ -780,7 +793,7 @@ def resource_policy_fix(document: Any, principal: str | None, actions: list[str]
     for action, target in request_targets(actions, resource):
         grouped.setdefault(target, []).append(action)
     for i, (target, acts) in enumerate(sorted(grouped.items())):
-        statements.append({"Sid": f"TriageAllow{i + 1 if len(grouped) > 1 else ''}", "Effect": "Allow",
+        statements.append({"Sid": _unique_sid(f"TriageAllow{i + 1 if len(grouped) > 1 else ''}", statements), "Effect": "Allow",
                            "Principal": {"AWS": who}, "Action": sorted(acts) if len(acts) > 1 else acts[0],
                            "Resource": target})
     doc["Statement"] = statements

@@ -1,0 +1,301 @@
+"""Fix safety: a printed fix, pasted in a state other than the seeded one, must not
+drop what was there, grant more than the request, or break something healthy.
+
+Each test builds an adversarial state in a moto server of its own process (fixes
+change the world), runs the playbook, applies the printed commands with the real
+AWS CLI (tests/fixes/harness.py `apply`), and checks the documents before and after:
+the finding gone, and nothing that was there before lost.
+"""
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+
+from fixes.harness import ServerProcess, apply, diagnose, finding_ids, fix_commands
+
+ACCOUNT = "123456789012"
+EC2_TRUST = {"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+
+
+@pytest.fixture(scope="module")
+def server():
+    with ServerProcess() as srv:
+        yield srv
+
+
+@pytest.fixture
+def aws(server):
+    """A clean world and boto3 clients for it."""
+    server.reset()
+    session = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1")
+
+    class Clients:
+        url = server.url
+
+        def __getattr__(self, service):
+            return session.client(service.replace("_", "-"), endpoint_url=server.url)
+    return Clients()
+
+
+def doc(statements: list[dict]) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": statements})
+
+
+def role_policy(aws, role: str, name: str) -> dict:
+    d = aws.iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
+    return json.loads(d) if isinstance(d, str) else d
+
+
+def statements(document: dict) -> list[dict]:
+    st = document.get("Statement")
+    return st if isinstance(st, list) else [st]
+
+
+def run_fix(aws, playbook: str, inputs: dict, finding: str, fix_vars: dict | None = None) -> tuple[dict, list[str]]:
+    before = diagnose(aws.url, playbook, inputs)
+    assert finding in finding_ids(before), (before.get("outcome"), finding_ids(before), before.get("unchecked"))
+    commands = fix_commands(before, finding)
+    done = apply(aws.url, "\n".join(commands), fix_vars or {})
+    assert done.returncode == 0, "\n".join(commands) + f"\nexit {done.returncode}\n{done.stderr}"
+    after = diagnose(aws.url, playbook, inputs)
+    assert finding not in finding_ids(after), "\n".join(commands)
+    return after, commands
+
+
+def denied(aws, principal: str, actions: list[str], resource: str) -> set[str]:
+    """The access-denied findings for a request that should be allowed (none of the policy causes)."""
+    d = diagnose(aws.url, "access-denied", {"principal": principal, "action": actions, "resource": resource})
+    return set(finding_ids(d)) & {"no-identity-allow", "resource-arn-mismatch", "explicit-deny", "kms-key-denied",
+                                  "resource-policy-blocks", "boundary-blocks", "vpc-endpoint-policy-blocks"}
+
+
+# --- a printed grant goes into an inline policy of a fixed name: one that is already there
+#     (a fix triage printed for another request) must keep what it granted ----------------
+def test_kms_decrypt_grant_keeps_the_key_an_earlier_fix_granted(aws):
+    aws.iam.create_role(RoleName="app", AssumeRolePolicyDocument=json.dumps(EC2_TRUST))
+    keys = {}
+    for bucket in ("vault-a", "vault-b"):
+        keys[bucket] = aws.kms.create_key()["KeyMetadata"]["Arn"]
+        aws.s3.create_bucket(Bucket=bucket)
+        aws.s3.put_object(Bucket=bucket, Key="k.csv", Body=b"x", ServerSideEncryption="aws:kms",
+                          SSEKMSKeyId=keys[bucket])
+        aws.iam.put_role_policy(RoleName="app", PolicyName=f"read-{bucket}", PolicyDocument=doc([
+            {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/*"}]))
+    # what triage printed (and the engineer applied) for vault-a last week
+    aws.iam.put_role_policy(RoleName="app", PolicyName="triage-allow-decrypt", PolicyDocument=doc([
+        {"Sid": "TriageFix", "Effect": "Allow", "Action": "kms:Decrypt", "Resource": keys["vault-a"]}]))
+    assert denied(aws, "app", ["s3:GetObject"], "arn:aws:s3:::vault-a/k.csv") == set()
+
+    run_fix(aws, "access-denied", {"principal": "app", "action": ["s3:GetObject"],
+                                   "resource": "arn:aws:s3:::vault-b/k.csv"}, "kms-key-denied")
+
+    granted = [s["Resource"] for s in statements(role_policy(aws, "app", "triage-allow-decrypt"))]
+    assert keys["vault-a"] in granted and keys["vault-b"] in granted, granted
+    assert denied(aws, "app", ["s3:GetObject"], "arn:aws:s3:::vault-a/k.csv") == set()
+
+
+def test_listbucket_grant_keeps_the_bucket_an_earlier_fix_granted(aws):
+    aws.iam.create_role(RoleName="app", AssumeRolePolicyDocument=json.dumps(EC2_TRUST))
+    for bucket in ("plain-a", "plain-b"):
+        aws.s3.create_bucket(Bucket=bucket)
+    aws.iam.put_role_policy(RoleName="app", PolicyName="read-plain-b", PolicyDocument=doc([
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::plain-b/*"}]))
+    aws.iam.put_role_policy(RoleName="app", PolicyName="triage-allow-listbucket", PolicyDocument=doc([
+        {"Sid": "BucketLevel", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::plain-a"}]))
+
+    before = diagnose(aws.url, "access-denied", {"principal": "app", "action": ["s3:GetObject"],
+                                                 "resource": "arn:aws:s3:::plain-b/missing.csv"})
+    commands = fix_commands(before, "object-missing")
+    done = apply(aws.url, "\n".join(commands), {})
+    assert done.returncode == 0, done.stderr
+
+    granted = [s["Resource"] for s in statements(role_policy(aws, "app", "triage-allow-listbucket"))]
+    assert "arn:aws:s3:::plain-a" in granted and "arn:aws:s3:::plain-b" in granted, granted
+    assert denied(aws, "app", ["s3:ListBucket"], "arn:aws:s3:::plain-a") == set()
+
+
+def test_no_identity_allow_grant_keeps_another_services_action_of_the_same_name(aws):
+    # kinesis:PutRecord and firehose:PutRecord: both fixes are named triage-allow-putrecord
+    stream = f"arn:aws:kinesis:us-east-1:{ACCOUNT}:stream/clicks"
+    firehose = f"arn:aws:firehose:us-east-1:{ACCOUNT}:deliverystream/clicks-archive"
+    aws.iam.create_role(RoleName="producer", AssumeRolePolicyDocument=json.dumps(EC2_TRUST))
+    aws.iam.put_role_policy(RoleName="producer", PolicyName="triage-allow-putrecord", PolicyDocument=doc([
+        {"Sid": "TriageFix", "Effect": "Allow", "Action": "kinesis:PutRecord", "Resource": stream}]))
+    assert denied(aws, "producer", ["kinesis:PutRecord"], stream) == set()
+
+    run_fix(aws, "access-denied", {"principal": "producer", "action": ["firehose:PutRecord"], "resource": firehose},
+            "no-identity-allow")
+
+    assert denied(aws, "producer", ["kinesis:PutRecord"], stream) == set(), \
+        role_policy(aws, "producer", "triage-allow-putrecord")
+    assert denied(aws, "producer", ["firehose:PutRecord"], firehose) == set()
+
+
+# --- a fix that edits a policy other principals share widens their access too ----------
+def _two_roles_sharing(aws, statements_: list[dict]) -> str:
+    for bucket in ("shared-a", "shared-b"):
+        aws.s3.create_bucket(Bucket=bucket)
+        aws.s3.put_object(Bucket=bucket, Key="k.csv", Body=b"x")
+    arn = aws.iam.create_policy(PolicyName="team-read", PolicyDocument=doc(statements_))["Policy"]["Arn"]
+    for role in ("app", "other-app"):
+        aws.iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(EC2_TRUST))
+        aws.iam.attach_role_policy(RoleName=role, PolicyArn=arn)
+    return arn
+
+
+def test_resource_miss_in_a_shared_managed_policy_is_fixed_for_this_principal_only(aws):
+    _two_roles_sharing(aws, [{"Sid": "Read", "Effect": "Allow", "Action": "s3:GetObject",
+                              "Resource": "arn:aws:s3:::shared-a/*"}])
+    _, commands = run_fix(aws, "access-denied", {"principal": "app", "action": ["s3:GetObject"],
+                                                 "resource": "arn:aws:s3:::shared-b/k.csv"}, "resource-arn-mismatch")
+    assert not any("create-policy-version" in c for c in commands), commands
+    # the other role attached to team-read gets nothing it did not have
+    assert "resource-arn-mismatch" in denied(aws, "other-app", ["s3:GetObject"], "arn:aws:s3:::shared-b/k.csv")
+    assert denied(aws, "app", ["s3:GetObject"], "arn:aws:s3:::shared-a/k.csv") == set()
+
+
+def test_resource_miss_in_a_policy_of_this_principal_alone_corrects_that_policy(aws):
+    for bucket in ("solo-a", "solo-b"):
+        aws.s3.create_bucket(Bucket=bucket)
+    arn = aws.iam.create_policy(PolicyName="app-read", PolicyDocument=doc([
+        {"Sid": "Read", "Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::solo-a/*"}]))["Policy"]["Arn"]
+    aws.iam.create_role(RoleName="app", AssumeRolePolicyDocument=json.dumps(EC2_TRUST))
+    aws.iam.attach_role_policy(RoleName="app", PolicyArn=arn)
+    _, commands = run_fix(aws, "access-denied", {"principal": "app", "action": ["s3:GetObject"],
+                                                 "resource": "arn:aws:s3:::solo-b/k.csv"}, "resource-arn-mismatch")
+    assert any("create-policy-version" in c for c in commands), commands
+
+
+def test_resource_miss_in_a_group_policy_is_fixed_on_the_user_with_a_command_that_runs(aws):
+    for bucket in ("grp-a", "grp-b"):
+        aws.s3.create_bucket(Bucket=bucket)
+    aws.iam.create_group(GroupName="analysts")
+    aws.iam.put_group_policy(GroupName="analysts", PolicyName="read", PolicyDocument=doc([
+        {"Sid": "Read", "Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::grp-a/*"}]))
+    for user in ("carol", "dave"):
+        aws.iam.create_user(UserName=user)
+        aws.iam.add_user_to_group(GroupName="analysts", UserName=user)
+    run_fix(aws, "access-denied", {"principal": "carol", "action": ["s3:GetObject"],
+                                   "resource": "arn:aws:s3:::grp-b/k.csv"}, "resource-arn-mismatch")
+    assert "resource-arn-mismatch" in denied(aws, "dave", ["s3:GetObject"], "arn:aws:s3:::grp-b/k.csv")
+
+
+def test_deny_in_a_shared_managed_policy_is_not_narrowed_for_everyone(aws):
+    arn = _two_roles_sharing(aws, [
+        {"Sid": "Read", "Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::shared-b/*"},
+        {"Sid": "NoLedger", "Effect": "Deny", "Action": ["s3:GetObject", "s3:PutObject"],
+         "Resource": ["arn:aws:s3:::shared-b/k.csv", "arn:aws:s3:::shared-b/other.csv"]}])
+    d = diagnose(aws.url, "access-denied", {"principal": "app", "action": ["s3:GetObject"],
+                                            "resource": "arn:aws:s3:::shared-b/k.csv"})
+    assert "explicit-deny" in finding_ids(d)
+    commands = fix_commands(d, "explicit-deny")
+    assert not any("create-policy-version" in c for c in commands), commands
+    assert any("get-policy-version" in c and arn in c for c in commands), commands
+
+
+def test_deny_in_a_managed_policy_of_this_principal_alone_is_narrowed(aws):
+    for bucket in ("solo-b",):
+        aws.s3.create_bucket(Bucket=bucket)
+        aws.s3.put_object(Bucket=bucket, Key="k.csv", Body=b"x")
+    arn = aws.iam.create_policy(PolicyName="app-read", PolicyDocument=doc([
+        {"Sid": "Read", "Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::solo-b/*"},
+        {"Sid": "NoLedger", "Effect": "Deny", "Action": ["s3:GetObject", "s3:PutObject"],
+         "Resource": ["arn:aws:s3:::solo-b/k.csv", "arn:aws:s3:::solo-b/other.csv"]}]))["Policy"]["Arn"]
+    aws.iam.create_role(RoleName="app", AssumeRolePolicyDocument=json.dumps(EC2_TRUST))
+    aws.iam.attach_role_policy(RoleName="app", PolicyArn=arn)
+    _, commands = run_fix(aws, "access-denied", {"principal": "app", "action": ["s3:GetObject"],
+                                                 "resource": "arn:aws:s3:::solo-b/k.csv"}, "explicit-deny")
+    assert any("create-policy-version" in c for c in commands), commands
+
+
+# --- resource policies: every statement kept, Sids unique (S3 and KMS reject a policy
+#     whose Sids repeat, and an earlier fix already used TriageAllow) -------------------
+def _sids(document: dict) -> list[str]:
+    return [s.get("Sid") for s in statements(document) if s.get("Sid")]
+
+
+def test_bucket_policy_grant_keeps_every_statement_and_a_unique_sid(aws):
+    aws.s3.create_bucket(Bucket="shared-data")
+    aws.s3.put_object(Bucket="shared-data", Key="k.csv", Body=b"x")
+    original = {"Version": "2012-10-17", "Statement": [
+        {"Sid": "TriageAllow", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::999999999999:role/partner-1"},
+         "Action": "s3:GetObject", "Resource": "arn:aws:s3:::shared-data/k.csv"},
+        {"Sid": "LogDelivery", "Effect": "Allow", "Principal": {"Service": "logging.s3.amazonaws.com"},
+         "Action": "s3:PutObject", "Resource": "arn:aws:s3:::shared-data/logs/*"}]}
+    aws.s3.put_bucket_policy(Bucket="shared-data", Policy=json.dumps(original))
+    d = diagnose(aws.url, "access-denied", {"principal": "arn:aws:iam::999999999999:role/partner-2",
+                                            "action": ["s3:GetObject"], "resource": "arn:aws:s3:::shared-data/k.csv"})
+    commands = fix_commands(d, "resource-policy-blocks")
+    put = next(c for c in commands if "put-bucket-policy" in c)
+    printed = json.loads(put.split("--policy ", 1)[1].strip("'"))
+    assert len(_sids(printed)) == len(set(_sids(printed))), _sids(printed)
+    done = apply(aws.url, "\n".join(commands), {})
+    assert done.returncode == 0, done.stderr
+    after = json.loads(aws.s3.get_bucket_policy(Bucket="shared-data")["Policy"])
+    for st in original["Statement"]:
+        assert st in statements(after), st
+    again = diagnose(aws.url, "access-denied", {"principal": "arn:aws:iam::999999999999:role/partner-2",
+                                                "action": ["s3:GetObject"], "resource": "arn:aws:s3:::shared-data/k.csv"})
+    assert "resource-policy-blocks" not in finding_ids(again)
+
+
+def test_key_policy_grant_keeps_the_admins_and_a_unique_sid(aws):
+    for role in ("app-a", "app-b", "key-admin"):
+        aws.iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(EC2_TRUST))
+    original = {"Version": "2012-10-17", "Statement": [
+        {"Sid": "Admins", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:role/key-admin"},
+         "Action": "kms:*", "Resource": "*"},
+        {"Sid": "TriageAllow", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:role/app-a"},
+         "Action": "kms:Decrypt", "Resource": "*"}]}
+    key = aws.kms.create_key(Policy=json.dumps(original))["KeyMetadata"]["Arn"]
+    aws.s3.create_bucket(Bucket="sealed")
+    aws.s3.put_object(Bucket="sealed", Key="k.csv", Body=b"x", ServerSideEncryption="aws:kms", SSEKMSKeyId=key)
+    aws.iam.put_role_policy(RoleName="app-b", PolicyName="read", PolicyDocument=doc([
+        {"Effect": "Allow", "Action": ["s3:GetObject", "kms:Decrypt"], "Resource": ["arn:aws:s3:::sealed/*", key]}]))
+    d = diagnose(aws.url, "access-denied", {"principal": "app-b", "action": ["s3:GetObject"],
+                                            "resource": "arn:aws:s3:::sealed/k.csv"})
+    commands = fix_commands(d, "kms-key-denied")
+    put = next(c for c in commands if "put-key-policy" in c)
+    printed = json.loads(put.split("--policy ", 1)[1].strip("'"))
+    assert len(_sids(printed)) == len(set(_sids(printed))), _sids(printed)
+    done = apply(aws.url, "\n".join(commands), {})
+    assert done.returncode == 0, done.stderr
+    after = json.loads(aws.kms.get_key_policy(KeyId=key, PolicyName="default")["Policy"])
+    for st in original["Statement"]:
+        assert st in statements(after), st
+    assert "kms-key-denied" not in finding_ids(diagnose(aws.url, "access-denied", {
+        "principal": "app-b", "action": ["s3:GetObject"], "resource": "arn:aws:s3:::sealed/k.csv"}))
+
+
+def test_trust_policy_fix_keeps_every_statement_and_a_unique_sid(aws):
+    trust = {"Version": "2012-10-17", "Statement": [
+        {"Sid": "AllowEc2ToAssume", "Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"},
+         "Action": "sts:AssumeRole", "Condition": {"StringEquals": {"aws:SourceAccount": "000000000000"}}},
+        {"Sid": "Ops", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "sts:AssumeRole"}]}
+    aws.iam.create_role(RoleName="web", AssumeRolePolicyDocument=json.dumps(trust))
+    aws.iam.put_role_policy(RoleName="web", PolicyName="logs", PolicyDocument=doc([
+        {"Effect": "Allow", "Action": "logs:PutLogEvents", "Resource": "*"}]))
+    d = diagnose(aws.url, "access-denied", {"principal": "web", "action": ["logs:PutLogEvents"],
+                                            "resource": f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/app/web:log-stream:i-1",
+                                            "service": "ec2.amazonaws.com"})
+    assert "trust-policy-missing-service" in finding_ids(d), finding_ids(d)   # its Condition names another account
+    commands = fix_commands(d, "trust-policy-missing-service")
+    printed = json.loads(commands[0].split("--policy-document ", 1)[1].strip("'"))
+    assert len(_sids(printed)) == len(set(_sids(printed))), _sids(printed)
+    assert all(st in statements(printed) for st in trust["Statement"])
+
+
+# --- account-posture: the fix covers every instance the finding names ------------------
+def test_rds_public_fix_names_every_public_instance(aws):
+    for db in ("pub-one", "pub-two", "private-three"):
+        aws.rds.create_db_instance(DBInstanceIdentifier=db, DBInstanceClass="db.t3.micro", Engine="postgres",
+                                   MasterUsername="admin", MasterUserPassword="password123", AllocatedStorage=20,
+                                   PubliclyAccessible=db.startswith("pub"), StorageEncrypted=True)
+    d = diagnose(aws.url, "account-posture", {})
+    commands = fix_commands(d, "rds-publicly-accessible")
+    for db in ("pub-one", "pub-two"):
+        assert any(f"--db-instance-identifier {db} " in c + " " and "--no-publicly-accessible" in c for c in commands), commands
+    assert not any("private-three" in c for c in commands), commands
