@@ -85,7 +85,11 @@ def test_scan_of_500_functions_lists_the_planted_findings(fleet):
     by_resource = {d["resource"]: d for d in data["diagnoses"]}
     stale = by_resource["fleet-0007"]["findings"][0]
     assert stale["evidence"]["mappings"][0]["source"] == f"arn:aws:sqs:{FLEET_REGION}:123456789012:fleet-queue-1"
-    assert stale["fix"]["commands"][0].startswith("aws lambda delete-event-source-mapping --uuid ")
+    # the replacement first (on the queue a human names), then the broken mapping, by its UUID
+    create, delete = stale["fix"]["commands"]
+    assert create.startswith("aws lambda create-event-source-mapping --function-name fleet-0007 "
+                             "--event-source-arn \"$QUEUE_ARN\" ")
+    assert delete.startswith("aws lambda delete-event-source-mapping --uuid ")
     assert by_resource["fleet-0300"]["findings"] == [] and by_resource["fleet-0300"]["unchecked"] == []
     assert all(d["region"] == FLEET_REGION for d in data["diagnoses"])
 
