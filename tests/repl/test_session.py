@@ -44,7 +44,7 @@ def test_run_show_calls_and_export_in_one_session(world, xdg):
     assert "## 1. `lambda-timeout --function orders-etl`" in md
     assert "#### 1. [HIGH] orders-etl times out at its 3 s limit (`timeout-too-low`)" in md
     assert "| suggested\\_timeout\\_s | `10` |" in md
-    assert "```sh\naws lambda update-function-configuration --function-name orders-etl --timeout 10\n```" in md
+    assert "```sh\naws lambda update-function-configuration --function-name orders-etl --timeout 10\n" in md
     assert "## 2. `show 1`" in md and "timeout_s < `900` && timeout_count > `0`" in md
     assert "## Call log" in md and "8 calls, 4 answered from the session cache." in md
     assert "| 5 | `lambda.GetFunctionConfiguration` | `config` |" in md and "| yes |" in md
