@@ -263,3 +263,71 @@ def test_the_demo_shows_the_seeds_network_acl_case():
                 and d["inputs"]["to"] == "ledger-db")
     assert [f["check"] for f in seed["findings"]] == ["nacl-outbound-blocks"]
     assert "return traffic" in seed["findings"][0]["title"]
+
+
+# --- a database that does not exist is never an all-clear -----------------------------
+
+LISTS = ["aws rds describe-db-instances --region us-east-1 --query "
+         "'DBInstances[].[DBInstanceIdentifier,Endpoint.Address,Endpoint.Port]' --output text",
+         "aws rds describe-db-clusters --region us-east-1 --query 'DBClusters[].[DBClusterIdentifier,Endpoint,Port]' "
+         "--output text",
+         "aws rds describe-db-proxies --region us-east-1 --query 'DBProxies[].[DBProxyName,Endpoint]' --output text"]
+
+
+def test_lambda_timeout_db_that_does_not_exist_is_a_finding_not_healthy(cli):
+    """billing-report reaches its warehouse: with --db naming nothing, the run used to say healthy (exit 0)."""
+    r = cli("lambda-timeout", "--function", "billing-report", "--db", "no-such-db", "-o", "json")
+    data = json.loads(r.out)
+    assert (r.code, data["outcome"]) == (1, "findings") and data["unchecked"] == []
+    f = only(data, "db-not-found")
+    assert f["title"] == "no DB instance, cluster or proxy named no-such-db in us-east-1 (--db no-such-db)"
+    assert f["evidence"] == {"databases": [{"name": "no-such-db", "endpoint": "no-such-db", "found_in": "--db",
+                                            "looked_for": "DB instance, cluster or proxy"}], "region": "us-east-1"}
+    assert f["fix"]["commands"] == LISTS + [
+        "aws cloudtrail lookup-events --region us-east-1 --lookup-attributes "
+        "AttributeKey=ResourceName,AttributeValue=no-such-db --query 'Events[].[EventTime,EventName,Username]' --output text"]
+    assert f["fix"]["text"].startswith("Check the name and the region (--region)")
+    # a function outside the checks that fire: the same with an identifier and a port
+    r = cli("lambda-timeout", "--function", "billing-report", "--db", "no-such-db:5432", "-o", "json")
+    assert r.code == 1 and checks(json.loads(r.out)) == ["db-not-found"]
+    assert cli("lambda-timeout", "--function", "billing-report", "--db", "warehouse-db:5432").code == 0
+
+
+def test_lambda_timeout_environment_naming_a_deleted_database_is_a_finding(cli):
+    data = json.loads(cli("lambda-timeout", "--function", "reports-legacy", "-o", "json").out)
+    assert data["outcome"] == "findings"
+    f = only(data, "db-not-found")
+    assert f["title"] == "DATABASE_URL names reports-legacy-db, a DB instance that does not exist in us-east-1"
+    assert f["evidence"]["databases"] == [{
+        "name": "reports-legacy-db", "endpoint": "reports-legacy-db.aaaaaaaaaa.us-east-1.rds.amazonaws.com:5432",
+        "found_in": "DATABASE_URL", "looked_for": "DB instance"}]
+    assert "it was deleted or renamed, or the variable was never updated" in f["explanation"]
+    assert f["fix"]["commands"][:3] == LISTS and "AttributeValue=reports-legacy-db" in f["fix"]["commands"][3]
+
+
+def test_lambda_timeout_database_in_another_region_is_inconclusive_never_healthy(cli):
+    r = cli("lambda-timeout", "--function", "billing-report", "--db",
+            "warehouse-db.aaaaaaaaaa.eu-west-1.rds.amazonaws.com", "-o", "json")
+    data = json.loads(r.out)
+    assert (r.code, data["outcome"], data["findings"]) == (4, "inconclusive", [])
+    [u] = data["unchecked"]
+    assert u["check"] == "db-not-found" and u["reason"] == (
+        "could not check: warehouse-db.aaaaaaaaaa.eu-west-1.rds.amazonaws.com (--db) is in eu-west-1, not in "
+        "us-east-1 where triage looked: whether it exists and the path to it across regions are not evaluated")
+
+
+def test_network_path_to_an_identifier_with_a_port_is_a_database_not_an_internet_host(cli):
+    """`--to no-such-db:5432` used to be an internet host, reachable through the NAT: healthy."""
+    code, data = path_of(cli, "--from", "billing-report", "--to", "no-such-db:5432")
+    assert code == 1 and only(data, "not-found")["title"] == "no DB instance, cluster or proxy named no-such-db in us-east-1"
+    code, data = path_of(cli, "--from", "billing-etl", "--to", "warehouse-db:5432")
+    assert code == 1 and checks(data) == ["no-route"]       # the warehouse itself, not "the internet"
+
+
+def test_rds_connections_function_that_does_not_exist_is_never_healthy(cli):
+    data = json.loads(cli("rds-connections", "--db", "warehouse-db", "--function", "no-such-fn", "-o", "json").out)
+    assert data["outcome"] != "healthy"
+    [u] = data["unchecked"]
+    assert u["check"] == "unbounded-lambda-concurrency" and "Function not found" in u["reason"]
+    code, nodb = path_of(cli, "--from", "billing-report", "--to", "no-such-db")
+    assert code == 1 and checks(nodb) == ["not-found"]

@@ -92,7 +92,7 @@ def test_a_derived_value_is_resolved_after_the_run():
 
 def test_every_shipped_playbook_declares_its_resources():
     for entry in catalog.discover().values():
-        if catalog.is_builtin(entry.path) and entry.id != "network-path":
+        if catalog.is_builtin(entry.path):
             pb = catalog.load(entry)
             assert pb.resources, entry.id
             checks = {c.id for c in pb.checks}

@@ -9,7 +9,7 @@ import pytest
 from triage.netpath import env_db, env_dbs, net_ids, net_ref
 
 from .docs import cites
-from .world import World, two_tier
+from .world import World, perm, two_tier
 
 
 @cites("rds-vpc")
@@ -160,5 +160,51 @@ def test_every_database_in_the_environment_is_found_once_and_db_replaces_them():
         ("ARCHIVE_URL", "rds-instance", "archive-db")]
     assert not any("pw" in str(d) for d in found)
     assert env_dbs(env, "ledger-db") == [{"variable": "--db", "endpoint": "ledger-db", "kind": "db",
-                                          "name": "ledger-db", "port": None}]
+                                          "name": "ledger-db", "port": None, "region": None}]
     assert env_dbs(env, "not a db!") == [] and env_dbs(None, None) == []
+
+
+@cites("rds-vpc")
+def test_each_path_prints_its_own_databases_port():
+    """A function naming a PostgreSQL (5432) and a MySQL (3306) database: the
+    healthy path's destination line used to print the first one's port twice."""
+    w, raw = two_tier()
+    w.group("sg-mysql", "vpc-a", ingress=[perm(3306, group="sg-fn")])
+    mysql = World.db("orders-mysql", [("subnet-db", "us-east-1b")], "us-east-1b", ["sg-mysql"], port=3306, vpc="vpc-a")
+    targets = [{"variable": "PG_URL", "endpoint": "orders-db.abc123.us-east-1.rds.amazonaws.com:5432",
+                "kind": "rds-instance", "name": "orders-db", "port": 5432},
+               {"variable": "MYSQL_URL", "endpoint": "orders-mysql.abc123.us-east-1.rds.amazonaws.com:3306",
+                "kind": "rds-instance", "name": "orders-mysql", "port": 3306}]
+    net = w.facts(mode="db", function=raw["function"], targets=targets,
+                  db_instances=[{"item": "orders-db", "result": raw["db_instance"]},
+                                {"item": "orders-mysql", "result": mysql}])
+    assert [d["port"] for d in net["destinations"]] == [5432, 3306]
+    result = w.evaluate(net)
+    assert result["blocks"] == [] and result["path"]["reachable"] is True
+    ends = {p["path"].split(" -> ")[1].split(" ")[0]: p["hops"][-1]["text"] for p in result["path"]["paths"]}
+    assert ends["orders-db"].endswith(" port 5432") and ends["orders-mysql"].endswith(" port 3306"), ends
+    assert result["path"]["summary"].endswith("every hop allows TCP 3306/5432")
+
+
+@cites("rds-vpc")
+@pytest.mark.parametrize("text,name,port", [("orders-db:6432", "orders-db", 6432), ("Orders-DB:5432", "orders-db", 5432)])
+def test_an_identifier_with_a_port_is_a_database_not_an_internet_host(text, name, port):
+    ref = net_ref(text, "to")
+    assert (ref["kind"], ref["name"], ref["port"]) == ("db", name, port)
+    assert net_ref("db.example.com:5432", "to")["kind"] == "host"
+
+
+@cites("rds-vpc")
+def test_a_database_every_lookup_answered_not_found_is_named_and_one_in_another_region_is_not_looked_up():
+    w, raw = two_tier()
+    missing = {"error": {"code": "DBInstanceNotFound", "message": "DBInstance gone-db not found."}}
+    targets = [{"variable": "DB_HOST", "endpoint": "gone-db.abc123.us-east-1.rds.amazonaws.com", "kind": "rds-instance",
+                "name": "gone-db", "port": None, "region": "us-east-1"},
+               {"variable": "EU_DB", "endpoint": "eu-db.abc123.eu-west-1.rds.amazonaws.com", "kind": "rds-instance",
+                "name": "eu-db", "port": None, "region": "eu-west-1"}]
+    net = w.facts(mode="db", function=raw["function"], targets=targets,
+                  db_instances=[{"item": "gone-db", "error": missing["error"]}])
+    assert net["resolved"] is False and net["destinations"] == []
+    assert [(m["name"], m["variable"], m["kind"]) for m in net["db_not_found"]] == [("gone-db", "DB_HOST", "DB instance")]
+    assert net["db_not_found_title"] == "DB_HOST names gone-db, a DB instance that does not exist in us-east-1"
+    assert [e["name"] for e in net["db_elsewhere"]] == ["eu-db"]

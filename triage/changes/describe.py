@@ -206,6 +206,83 @@ def _route(verb: str):
     return summarize
 
 
+def _acl_rule_text(r: dict) -> str:
+    """'allow tcp 5432 to 10.0.0.0/16' from a network ACL entry's request parameters."""
+    proto = str(r.get("protocol") if r.get("protocol") is not None else "?")
+    proto = {"-1": "all traffic", "6": "tcp", "17": "udp", "1": "icmp", "58": "icmpv6"}.get(proto, f"protocol {proto}")
+    ports = r.get("portRange") if isinstance(r.get("portRange"), dict) else {}
+    lo, hi = ports.get("from"), ports.get("to")
+    span = "" if proto == "all traffic" or lo is None else (f" {lo}" if lo == hi else f" {lo}-{hi}")
+    where = "to" if str(r.get("egress")).lower() == "true" else "from"
+    cidr = r.get("cidrBlock") or r.get("ipv6CidrBlock") or "?"
+    return f"{r.get('ruleAction') or '?'} {proto}{span} {where} {cidr}"
+
+
+def _acl_entry(verb: str):
+    """Create/Replace/DeleteNetworkAclEntry: the rule, before → after when an
+    earlier change in the window set it (the event carries only the new rule)."""
+    def summarize(change: Change, last: dict, baselines: Baselines):
+        r = change.request
+        direction = "outbound" if str(r.get("egress")).lower() == "true" else "inbound"
+        key = (change.resource.key, f"#acl:{direction}:{r.get('ruleNumber')}")
+        before = last.get(key)
+        after = None if verb == "deleted" else _acl_rule_text(r)
+        last[key] = after
+        head = f"{direction} rule {r.get('ruleNumber', '?')} {verb}"
+        if verb == "deleted":
+            return head + (f" (was: {before})" if before else ""), False
+        if verb == "replaced" and before:
+            return f"{head}: {before} → {after}", False
+        return f"{head}: {after}", False
+    return summarize
+
+
+def _route_change(verb: str):
+    """Create/Replace/DeleteRoute, before → after when an earlier change in the window set the route."""
+    plain = _route(verb)
+
+    def summarize(change: Change, last: dict, baselines: Baselines):
+        r = change.request
+        dest = r.get("destinationCidrBlock") or r.get("destinationIpv6CidrBlock") or r.get("destinationPrefixListId")
+        target = next((r[k] for k in ("natGatewayId", "gatewayId", "transitGatewayId", "vpcPeeringConnectionId",
+                                      "networkInterfaceId", "instanceId", "vpcEndpointId") if r.get(k)), None)
+        key = (change.resource.key, f"#route:{dest}")
+        before = last.get(key)
+        last[key] = None if verb == "deleted" else target
+        if before and verb == "replaced":
+            return f"route {dest} replaced: via {before} → via {target}", False
+        if before and verb == "deleted":
+            return f"route {dest} deleted (was via {before})", False
+        return plain(change, last, baselines)
+    return summarize
+
+
+def _association(what: str):
+    def summarize(change: Change, last: dict, baselines: Baselines):
+        r = change.request
+        target = r.get("networkAclId") if what == "network ACL" else r.get("routeTableId")
+        subnet = r.get("subnetId")
+        if change.event.startswith("Disassociate"):
+            return f"{what} association {r.get('associationId') or '?'} removed", False
+        return (f"{what} association {r.get('associationId') or 'of ' + str(subnet or '?')} now uses {target}"
+                if change.event.startswith("Replace") else f"{what} {target} associated with {subnet or '?'}"), False
+    return summarize
+
+
+def _sg_rule_modified(change: Change, last: dict, baselines: Baselines):
+    rules = change.request.get("securityGroupRules") or {}
+    items = rules.get("items") if isinstance(rules, dict) else rules
+    parts = []
+    for item in items or []:
+        rule = (item or {}).get("securityGroupRule") or {}
+        proto = "all traffic" if str(rule.get("ipProtocol")) == "-1" else rule.get("ipProtocol")
+        ports = "" if rule.get("fromPort") in (None, -1) else (
+            f" {rule['fromPort']}" if rule.get("fromPort") == rule.get("toPort") else f" {rule.get('fromPort')}-{rule.get('toPort')}")
+        peer = rule.get("cidrIpv4") or rule.get("cidrIpv6") or rule.get("referencedGroupId") or rule.get("prefixListId")
+        parts.append(f"{item.get('securityGroupRuleId')} now {proto}{ports} {peer or '?'}")
+    return "rules modified: " + ("; ".join(parts) or "?"), False
+
+
 def _mapping(change: Change, last: dict, baselines: Baselines):
     enabled = change.request.get("enabled")
     if enabled is None:
@@ -247,9 +324,17 @@ SUMMARIES: dict[str, Callable] = {
     "AuthorizeSecurityGroupEgress": _sg_rules("outbound", "added"),
     "RevokeSecurityGroupIngress": _sg_rules("inbound", "removed"),
     "RevokeSecurityGroupEgress": _sg_rules("outbound", "removed"),
-    "CreateRoute": _route("added"),
-    "ReplaceRoute": _route("replaced"),
-    "DeleteRoute": _route("deleted"),
+    "ModifySecurityGroupRules": _sg_rule_modified,
+    "CreateRoute": _route_change("added"),
+    "ReplaceRoute": _route_change("replaced"),
+    "DeleteRoute": _route_change("deleted"),
+    "AssociateRouteTable": _association("route table"),
+    "ReplaceRouteTableAssociation": _association("route table"),
+    "DisassociateRouteTable": _association("route table"),
+    "CreateNetworkAclEntry": _acl_entry("added"),
+    "ReplaceNetworkAclEntry": _acl_entry("replaced"),
+    "DeleteNetworkAclEntry": _acl_entry("deleted"),
+    "ReplaceNetworkAclAssociation": _association("network ACL"),
     "UpdateFunctionCode": _fixed("code updated"),
     "DeleteFunctionConcurrency": _fixed("reserved concurrency removed (unbounded again)"),
     "AddPermission": _permission("added"),

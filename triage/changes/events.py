@@ -32,6 +32,9 @@ for _kind in KINDS.values():
 _NOT_FIELDS = frozenset(_KEY_KINDS) | frozenset({
     "qualifier", "revisionid", "clienttoken", "dryrun", "applyimmediately", "publish", "versionid", "policyname",
     "statementid", "expectedbucketowner", "host", "queueowneraccountid", "setasdefault"})
+# Parameters that name a rule's peers, not the resource changed: a rule of
+# sg-db admitting sg-fn (ipPermissions.groups) is a change to sg-db only.
+_PEER_KEYS = frozenset({"ippermissions", "securitygrouprules"})
 _MAX_STRINGS = 400    # strings looked at per record (a record is a few KB; this bounds a hostile one)
 
 
@@ -108,6 +111,8 @@ class Index:
             self._value(key, value, source, region, account, hits)
         elif isinstance(value, dict):
             for k, v in value.items():
+                if str(k).lower() in _PEER_KEYS:
+                    continue
                 self._walk(v, str(k).lower(), source, region, account, hits, budget, depth + 1)
         elif isinstance(value, list):
             for v in value:

@@ -154,6 +154,7 @@ def evaluate(net: dict, network_acls: Any, route_tables: Any = None, nat_gateway
     hops: list[dict] = []
     notes: list[str] = []
     blocks: dict[str, list[dict]] = {"nacl-outbound-blocks": [], "nacl-inbound-blocks": []}
+    on_path: list[str] = []       # the ACLs the paths go through (what a change timeline follows)
     for pair in pairs(net):
         if pair.src_subnet is None:
             continue
@@ -165,6 +166,8 @@ def evaluate(net: dict, network_acls: Any, route_tables: Any = None, nat_gateway
         for leg in _legs(pair) + _nat_legs(pair, tables, nats):
             subnet = leg["subnet"]
             acl = acl_of(subnet["id"], subnet["vpc"], acls)
+            if acl is not None and acl.get("NetworkAclId") not in on_path:
+                on_path.append(acl.get("NetworkAclId"))
             direction = "outbound" if leg["egress"] else "inbound"
             if acl is None:
                 notes.append(f"the network ACL of {subnet['id']} was not described")
@@ -191,7 +194,7 @@ def evaluate(net: dict, network_acls: Any, route_tables: Any = None, nat_gateway
                 blocks[leg["check"]].append(_block(pair, leg, acl, denied))
     return {"outbound": _summary("nacl-outbound-blocks", blocks["nacl-outbound-blocks"]),
             "inbound": _summary("nacl-inbound-blocks", blocks["nacl-inbound-blocks"]),
-            "hops": hops, "notes": list(dict.fromkeys(notes))}
+            "hops": hops, "notes": list(dict.fromkeys(notes)), "network_acls": on_path}
 
 
 def _block(pair: Pair, leg: dict, acl: dict, denied: list) -> dict:

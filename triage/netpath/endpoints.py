@@ -101,7 +101,7 @@ def evaluate(net: dict) -> dict:
     for pair in pairs(net):
         dest = pair.dest
         endpoint = dest.get("endpoint")
-        if not endpoint or pair.src_subnet is None:
+        if not isinstance(endpoint, dict) or pair.src_subnet is None:   # a database's endpoint is its name
             continue
         if endpoint.get("type") == "Gateway" and dest.get("via") != "gateway-endpoint":
             continue

@@ -314,8 +314,11 @@ def net_facts(raw: dict) -> dict:
         if dest is None and any(a is not None for a in asked):
             what = {"db": "DB instance, cluster or proxy", "rds-instance": "DB instance",
                     "rds-cluster": "DB cluster", "rds-proxy": "RDS Proxy"}[dkind]
+            elsewhere = dst_ref.get("region") if dst_ref.get("region") not in (None, region) else None
             missing.append({"side": "to", "ref": dst_ref.get("name"), "kind": what,
-                            "message": f"no {what} named {dst_ref.get('name')} in {region}"})
+                            "message": f"no {what} named {dst_ref.get('name')} in {region}" + (
+                                f" (its endpoint names {elsewhere}: pass --region {elsewhere} if the source is "
+                                "there too; a path across regions is not evaluated)" if elsewhere else "")})
         if dest and dst_ref.get("host"):
             dest["host"] = dst_ref["host"]
     elif dkind == "service":
@@ -348,6 +351,31 @@ def net_facts(raw: dict) -> dict:
     return out
 
 
+# The error codes of DescribeDBInstances / DescribeDBClusters / DescribeDBProxies for a name that does not exist.
+_NOT_FOUND = {"DBInstanceNotFound", "DBInstanceNotFoundFault", "DBClusterNotFoundFault", "DBProxyNotFoundFault"}
+_WHAT = {"db": "DB instance, cluster or proxy", "rds-instance": "DB instance", "rds-cluster": "DB cluster",
+         "rds-proxy": "RDS Proxy"}
+
+
+def _db_missing(t: dict, kind: str, region: str | None) -> dict:
+    """A database the function is said to connect to that does not exist."""
+    what = _WHAT.get(kind, _WHAT["db"])
+    given = t.get("variable") == "--db"
+    if given:
+        title = f"no {what} named {t['name']} in {region} (--db {t.get('endpoint')})"
+        explanation = (f"--db names {t.get('endpoint')}, and no {what} of that name exists in {region}: every lookup "
+                       "answered not found.")
+    else:
+        title = f"{t.get('variable')} names {t['name']}, a {what} that does not exist in {region}"
+        explanation = (f"The function's environment variable {t.get('variable')} points at {t.get('endpoint')}, and "
+                       f"no {what} named {t['name']} exists in {region}: it was deleted or renamed, or the variable "
+                       "was never updated. Every connection to it fails (the name does not resolve), whatever the "
+                       "network allows.")
+    return {"variable": t.get("variable"), "endpoint": t.get("endpoint"), "name": t["name"], "kind": what,
+            "region": region, "title": title, "explanation": explanation, "given": given,
+            "message": f"{t.get('endpoint')} ({t.get('variable')}): no {what} named {t['name']} in {region}"}
+
+
 def _answer_for(answers: Any, name: str | None) -> Any:
     """The answer of a for_each step for one item ({item, result|error})."""
     for a in answers if isinstance(answers, list) else []:
@@ -361,8 +389,13 @@ def _many(out: dict, raw: dict, sources: list, known: dict, notes: list) -> dict
     environment names, or --db): one destination per database, each looked
     up in the for_each answers db_instances, db_clusters, db_proxies and
     db_subnet_groups (by subnet group name). Every path to every one of
-    them is evaluated; one that is not found is a note."""
+    them is evaluated. One that every lookup answered "not found" is in
+    `db_not_found` (a finding: the function is configured for a database
+    that does not exist, or --db names none); one whose endpoint names
+    another region is in `db_elsewhere` (not evaluated: never healthy)."""
     dests: list[dict] = []
+    missing: list[dict] = []            # named (--db, an environment variable) and answered not-found
+    elsewhere: list[dict] = []          # an endpoint in another region: not looked up here
     for t in raw["targets"]:
         if not isinstance(t, dict) or not t.get("name"):
             continue
@@ -374,10 +407,23 @@ def _many(out: dict, raw: dict, sources: list, known: dict, notes: list) -> dict
                "db_cluster": _answer_for(raw.get("db_clusters"), t["name"]),
                "db_proxy": _answer_for(raw.get("db_proxies"), t["name"]),
                "db_subnet_group": _answer_for(raw.get("db_subnet_groups"), cluster.get("DBSubnetGroup"))}
+        region = out.get("region")
+        where = t.get("region") or ref.get("region")
+        if where and region and where != region:
+            elsewhere.append({"variable": t.get("variable"), "endpoint": t.get("endpoint"), "name": t["name"],
+                              "region": where,
+                              "reason": f"{t.get('endpoint')} ({t.get('variable')}) is in {where}, not in {region} "
+                                        "where triage looked: whether it exists and the path to it across regions "
+                                        "are not evaluated"})
+            continue
         dest = _db_destination(ref, per, known, notes)
         if dest is None:
-            notes.append(f"{t.get('endpoint')} (in {t.get('variable')}) is not a DB instance, cluster or proxy in "
-                         f"{out.get('region')}: the path to it is not evaluated")
+            asked = {k: v for k, v in per.items() if k != "db_subnet_group" and v is not None}
+            if asked and all(_error(v) in _NOT_FOUND for v in asked.values()):
+                missing.append(_db_missing(t, ref["kind"], region))
+            else:
+                notes.append(f"{t.get('endpoint')} (in {t.get('variable')}) was not looked up in {region}: the path "
+                             "to it is not evaluated")
             continue
         if ref.get("host"):
             dest["host"] = ref["host"]
@@ -386,6 +432,10 @@ def _many(out: dict, raw: dict, sources: list, known: dict, notes: list) -> dict
         dest["port"] = int(raw.get("port") or t.get("port") or dest.get("port") or 443)
         dests.append(dest)
     out["destinations"] = dests
+    out["db_not_found"] = missing
+    out["db_not_found_title"] = (missing[0]["title"] + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
+                                 if missing else None)
+    out["db_elsewhere"] = elsewhere
     out["destination"] = dests[0] if dests else None
     out["port"] = dests[0]["port"] if dests else None
     out["resolved"] = bool(sources) and bool(dests)

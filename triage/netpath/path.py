@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import acls, endpoints, routes, security_groups
+from .pairs import pairs
 
 HOPS = ("security-groups", "network-acls", "routes", "endpoint-policy", "path")
 
@@ -53,13 +54,15 @@ def path(net: dict, results: dict) -> dict:
         by_pair.setdefault(h["pair"], []).append(h)
     paths = []
     dest = net.get("destination") or {}
+    # each path to its own destination's port (a function may name databases on different ports)
+    ports = {p.label: p.port for p in pairs(net)} if net.get("resolved") else {}
     for label, items in by_pair.items():
         items = sorted(items, key=lambda h: h["order"])
         src_name = label.split(" -> ")[0]
         lines = [{"hop": "source", "status": "ok", "text": src_name}]
         lines += [{"hop": h["hop"], "status": _STATUS.get(h["status"], h["status"]), "text": h["text"]} for h in items]
         lines.append({"hop": "destination", "status": "ok",
-                      "text": f"{label.split(' -> ', 1)[1]} port {dest.get('port')}"})
+                      "text": f"{label.split(' -> ', 1)[1]} port {ports.get(label, dest.get('port'))}"})
         paths.append({"path": label, "blocked": any(h["status"] == "blocked" for h in items), "hops": lines})
     blocked = [p for p in paths if p["blocked"]]
     if not net.get("resolved"):
@@ -71,8 +74,9 @@ def path(net: dict, results: dict) -> dict:
         reachable = False
     else:
         unknown = sum(1 for h in hops if h["status"] in ("skipped", "assumed"))
-        summary = (f"reachable: {len(paths)} path(s), every hop allows TCP {net.get('port')}" if not unknown else
-                   f"inconclusive: no hop blocks TCP {net.get('port')} on {len(paths)} path(s), but {unknown} hop(s) "
+        tcp = "/".join(str(p) for p in sorted(set(ports.values()))) or str(net.get("port"))
+        summary = (f"reachable: {len(paths)} path(s), every hop allows TCP {tcp}" if not unknown else
+                   f"inconclusive: no hop blocks TCP {tcp} on {len(paths)} path(s), but {unknown} hop(s) "
                    "could not be evaluated (marked ?)")
         reachable = True if not unknown else None      # unknown: a hop that was not evaluated is not healthy
     return {"reachable": reachable, "summary": summary, "paths": paths,

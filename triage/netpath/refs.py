@@ -111,13 +111,18 @@ def net_ref(text: Any, side: str = "to", region: str | None = None) -> dict:
         kind = rds.group("kind").lower()
         kind = ("rds-proxy" if "proxy" in kind else "rds-cluster" if kind.startswith("cluster") else "rds-instance")
         return {**out, "kind": kind, "name": rds.group("name").lower(), "host": host.lower(), "port": port,
-                "text": shown, "reader": "cluster-ro-" in host.lower()}
+                "text": shown, "reader": "cluster-ro-" in host.lower(), "region": rds.group("region").lower()}
     service = service_of(host, region)
     if service:
         return {**out, "kind": "service", "service": service, "host": host.lower(), "port": port, "text": shown,
                 "short": service.split(".", 3)[-1]}
     if "." not in host and port is None:
         return {**out, "kind": "db", "name": host.lower(), "text": raw}    # an identifier: instance, cluster or proxy
+    if "." not in host and re.fullmatch(r"[A-Za-z][A-Za-z0-9-]{0,62}", host) and side == "to":
+        # IDENTIFIER:PORT: no DNS name has a single label, so it is a database
+        # named with a port (`orders-db:6432`), never an internet host that
+        # would be evaluated as reachable whether it exists or not.
+        return {**out, "kind": "db", "name": host.lower(), "port": port, "text": shown}
     return {**out, "kind": "host", "host": host.lower(), "port": port, "text": shown}
 
 
@@ -129,7 +134,7 @@ def env_db(variables: Any) -> dict | None:
     is an RDS instance, cluster or proxy endpoint (possibly inside a URL).
     Returns the variable's name and the endpoint only, never the value."""
     found = env_dbs(variables)
-    return {k: v for k, v in found[0].items() if k != "port"} if found else None
+    return {k: v for k, v in found[0].items() if k not in ("port", "region")} if found else None
 
 
 def env_dbs(variables: Any, given: Any = None) -> list[dict]:
@@ -146,7 +151,7 @@ def env_dbs(variables: Any, given: Any = None) -> list[dict]:
             endpoint = ref["host"] or ref["name"]
             endpoint += f":{ref['port']}" if ref.get("port") else ""
             return [{"variable": "--db", "endpoint": endpoint, "kind": ref["kind"], "name": ref["name"],
-                     "port": ref.get("port")}]
+                     "port": ref.get("port"), "region": ref.get("region")}]
         return []
     if not isinstance(variables, dict):
         return []
@@ -163,7 +168,7 @@ def env_dbs(variables: Any, given: Any = None) -> list[dict]:
                 seen.add((ref["kind"], ref["name"]))
                 endpoint = ref["host"] + (f":{ref['port']}" if ref["port"] else "")
                 out.append({"variable": str(name), "endpoint": endpoint, "kind": ref["kind"], "name": ref["name"],
-                            "port": ref.get("port")})
+                            "port": ref.get("port"), "region": ref.get("region")})
     return out
 
 

@@ -113,7 +113,12 @@ def evaluate(net: dict, route_tables: Any, peering: Any = None, nat_gateways: An
     notes: list[str] = []
     blocks: list[dict] = []
     undecided: list[str] = []
+    on_path: list[str] = []       # the route tables the paths (and the replies) use
     for pair in pairs(net):
+        for subnet in (pair.src_subnet, pair.dst_subnet):
+            table = table_for(subnet["id"], subnet["vpc"], tables)[0] if subnet else None
+            if table and table.get("RouteTableId") not in on_path:
+                on_path.append(table.get("RouteTableId"))
         for hop, block in _evaluate_pair(pair, tables, peering, nats, nat_gateways is not None, notes):
             hops.append({"pair": pair.label, **hop})
             if block:
@@ -123,7 +128,7 @@ def evaluate(net: dict, route_tables: Any, peering: Any = None, nat_gateways: An
     # A hop triage cannot see beyond (a transit gateway's own route tables, an
     # appliance) is not evaluated: the path is inconclusive there, never healthy.
     return {"block": _summary(blocks), "hops": hops, "notes": list(dict.fromkeys(notes)),
-            "undecided": list(dict.fromkeys(undecided)) if not blocks else []}
+            "undecided": list(dict.fromkeys(undecided)) if not blocks else [], "route_tables": on_path}
 
 
 def _evaluate_pair(pair: Pair, tables: list, peering: Any, nats: dict, nats_known: bool, notes: list):

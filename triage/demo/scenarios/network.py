@@ -4,7 +4,8 @@ to an AWS service, one blocking hop each, and a healthy twin beside each:
 - reports: the DB's security group does not admit reports-api's group
   (sg-ingress-blocks); reports-export's own group allows no outbound 5432
   (sg-egress-blocks); reports-worker gets through; reports-archive reaches
-  the first database its environment names but not the second.
+  the first database its environment names but not the second;
+  reports-legacy's environment names a database deleted since (db-not-found).
 - ledger, the seed's network ACL warning ("if you allow inbound HTTP but
   forget outbound return traffic, the connection fails silently"): the DB
   subnet's ACL allows inbound 5432 but not the outbound return traffic
@@ -109,6 +110,12 @@ def network(s: Seeder) -> list[Case]:
     s.function("reports-archive", timeout=30, subnets=[app], security_groups=[worker_sg],
                env={"DB_HOST": reports, "ARCHIVE_URL": f"postgresql://{archive}:5432/archive"})
     s.invocations("reports-archive", [30_000.0, 30_000.0], timeout_s=30)
+    # reports-legacy still points at reports-legacy-db, deleted since: no path to
+    # evaluate, and never an all-clear (db-not-found).
+    legacy = _db(s, "reports-legacy-db", [db_subnet, app], "us-east-1b", db_sg)
+    s.client("rds").delete_db_instance(DBInstanceIdentifier="reports-legacy-db", SkipFinalSnapshot=True)
+    s.function("reports-legacy", timeout=30, subnets=[app], security_groups=[worker_sg],
+               env={"DATABASE_URL": f"postgresql://{legacy}:5432/legacy"})
     for name in ("reports-api", "reports-export"):          # connecting hangs until Lambda kills the invocation
         s.invocations(name, [30_000.0, 30_000.0], timeout_s=30)
     s.invocations("reports-worker", [420.0, 610.0], timeout_s=30)
@@ -222,6 +229,8 @@ def network(s: Seeder) -> list[Case]:
         Case("lambda-timeout", {"function": "billing-report"}, [], "healthy twin: reaches its database"),
         Case("lambda-timeout", {"function": "reports-archive"}, ["sg-ingress-blocks", "timeout-too-low"],
              "reaches the first database in its environment, not the second"),
+        Case("lambda-timeout", {"function": "reports-legacy"}, ["db-not-found"],
+             "its environment names a database that was deleted"),
         Case("rds-connections", {"db": "reports-db", "function": ["reports-api", "reports-export", "reports-worker"]},
              ["no-rds-proxy", "sg-egress-blocks", "sg-ingress-blocks"], "two of three functions cannot connect"),
         Case("rds-connections", {"db": "ledger-db", "function": ["ledger-sync"]}, ["nacl-outbound-blocks", "no-rds-proxy"],
