@@ -70,6 +70,9 @@ def world():
                    {"routeTableId": rtb, "destinationCidrBlock": "10.63.0.0/16", "vpcPeeringConnectionId": "pcx-0aa11bb22cc33dd44"}),
             record("DeleteRoute", "ec2", now - 45 * 60, ADMIN, CLI_AGENT,
                    {"routeTableId": rtb, "destinationCidrBlock": "10.63.0.0/16"}),
+            # reports-legacy: its database deleted 3 hours ago
+            record("DeleteDBInstance", "rds", now - 3 * 3600, ADMIN, CLI_AGENT,
+                   {"dBInstanceIdentifier": "reports-legacy-db", "skipFinalSnapshot": True}),
         ]
         deliver(s.client("s3"), TRAIL_BUCKET, TRAIL_PREFIX, records)
         yield {"url": server.url, "db_sg": db_sg, "api_sg": api_sg, "acl": acl, "rtb": rtb}
@@ -118,3 +121,13 @@ def test_a_healthy_twin_lists_what_changed_on_its_path_and_links_nothing(world):
     # reports-worker's path ends at the same database group: the revoke is listed, linked to nothing
     assert [(c["event"], c["explains"]) for c in data["changes"]] == [("RevokeSecurityGroupIngress", [])]
     assert world["db_sg"] in data["change_search"]["resources"]
+
+
+def test_a_deleted_database_explains_db_not_found_in_lambda_timeout(world):
+    r = run_cli("lambda-timeout", "--function", "reports-legacy", "--output", "json", endpoint=world["url"])
+    data = json.loads(r.out)
+    assert r.code == 1 and [f["check"] for f in data["findings"]] == ["db-not-found"]
+    assert "reports-legacy-db" in data["change_search"]["resources"]
+    [change] = linked(data, "db-not-found")
+    assert change["event"] == "DeleteDBInstance" and change["resource"] == "reports-legacy-db"
+    assert change["principal"] == ADMIN and change["source"] == "trail-files"
