@@ -139,6 +139,27 @@ def test_explain_with_an_extra_input_runs_lambda_timeout(world):
     assert [f["check"] for f in data["diagnosis"]["findings"]] == ["timeout-too-low"]
 
 
+def test_the_region_of_the_arn_reaches_the_run_when_the_input_keeps_only_the_name(world):
+    """Issue 13: the function input is the name (orders-api), so the region of the pasted
+    ARN must reach the run itself, not only the printed facts; --region still wins."""
+    from triage.cli import Env, main
+    import io
+
+    text = (f"An error occurred (ResourceNotFoundException) when calling the Invoke operation: "
+            f"Function not found: arn:aws:lambda:eu-west-1:{A}:function:orders-api")
+
+    def run(*extra):
+        out = io.StringIO()
+        main(["--endpoint-url", world.url, "--no-changes", *extra, "explain", "-o", "json", text],
+             Env(stdout=out, stderr=io.StringIO(), stdin_isatty=False, stdout_isatty=False))
+        return json.loads(out.getvalue())
+
+    data = run()
+    assert data["inputs"] == {"function": "orders-api"}
+    assert data["diagnosis"]["region"] == "eu-west-1"
+    assert run("--region", "us-east-1")["diagnosis"]["region"] == "us-east-1"
+
+
 def test_explain_reads_stdin(monkeypatch):
     import io
     monkeypatch.setattr("sys.stdin", io.StringIO("An error occurred (AccessDenied) when calling the GetObject operation: Access Denied\n"))

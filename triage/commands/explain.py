@@ -30,6 +30,11 @@ def cmd_explain(args, env) -> int:
     fmt = option(args, "output", "text")
     diagnosis = None
     status = ExitStatus.OK
+    # The region the ARN (or endpoint) names, unless --region says otherwise: set before
+    # the run, since an input may keep only the name (--function orders-api of
+    # arn:aws:lambda:eu-west-1:...:function:orders-api), which carries no region of its own.
+    if routing.extracted.get("region") and not getattr(args, "region", None) and hasattr(args, "region"):
+        args.region = routing.extracted["region"]
     if routing.routed_to:
         entry = entries[routing.routed_to]
         pb = catalog.load(entry)
@@ -38,8 +43,6 @@ def cmd_explain(args, env) -> int:
         routing.inputs = inputs
         if not args.no_run and not routing.missing:
             diagnosis, status = run_diagnosis(pb, inputs, args, env)
-    if routing.extracted.get("region") and not getattr(args, "region", None) and hasattr(args, "region"):
-        args.region = routing.extracted["region"]  # the region the ARN (or endpoint) names
     data = {"routed_to": routing.routed_to, "confidence": routing.confidence,
             "alternatives": routing.alternatives, "extracted": routing.extracted,
             "inputs": routing.inputs, "missing": routing.missing_flags(), "reason": routing.reason,
