@@ -124,3 +124,15 @@ def test_a_user_playbooks_notes_and_typed_rules_take_part(tmp_path):
               catalog.discover([str(tmp_path)]))
     assert r.routed_to == "glue-job-failed" and r.extracted["ran_s"] == 2880.0
     assert "job orders-etl ran 48 minutes" in r.notes
+
+
+def test_a_cluster_endpoint_gives_its_region_too():
+    """Issue 13 (audit): a cluster (or reader) endpoint gave --db but not the region."""
+    from triage import catalog
+    from triage.explain import route
+
+    for host in ("orders-db.cluster-c9abcdef1234.eu-west-1.rds.amazonaws.com",
+                 "orders-db.cluster-ro-c9abcdef1234.eu-west-1.rds.amazonaws.com"):
+        r = route(f"(1040, 'Too many connections') host={host}", catalog.discover())
+        assert r.routed_to == "rds-connections" and r.inputs["db"] == "orders-db", host
+        assert r.extracted["region"] == "eu-west-1", host
