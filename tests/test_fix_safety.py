@@ -299,3 +299,81 @@ def test_rds_public_fix_names_every_public_instance(aws):
     for db in ("pub-one", "pub-two"):
         assert any(f"--db-instance-identifier {db} " in c + " " and "--no-publicly-accessible" in c for c in commands), commands
     assert not any("private-three" in c for c in commands), commands
+
+
+# --- vpc-without-nat: the function's subnet uses the VPC's main route table, which the
+#     NAT's own public subnet uses too. Replacing that table's 0.0.0.0/0 with the NAT
+#     would cut the whole VPC (the NAT included) off the internet --------------------------
+def shared_main_table_world(aws) -> dict:
+    from triage.demo.scenarios import Seeder
+    s = Seeder(aws.url)
+    ec2 = aws.ec2
+    vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    public = ec2.create_subnet(VpcId=vpc, CidrBlock="10.9.1.0/24")["Subnet"]["SubnetId"]
+    private = ec2.create_subnet(VpcId=vpc, CidrBlock="10.9.2.0/24")["Subnet"]["SubnetId"]
+    other = ec2.create_subnet(VpcId=vpc, CidrBlock="10.9.3.0/24")["Subnet"]["SubnetId"]
+    igw = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+    ec2.attach_internet_gateway(InternetGatewayId=igw, VpcId=vpc)
+    main = ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [vpc]},
+                                              {"Name": "association.main", "Values": ["true"]}])["RouteTables"][0]
+    main_id = main["RouteTableId"]
+    ec2.create_route(RouteTableId=main_id, DestinationCidrBlock="0.0.0.0/0", GatewayId=igw)
+    # a peering route the function's subnet relies on: it must survive the move
+    peer_vpc = ec2.create_vpc(CidrBlock="172.31.0.0/16")["Vpc"]["VpcId"]
+    pcx = ec2.create_vpc_peering_connection(VpcId=vpc, PeerVpcId=peer_vpc)["VpcPeeringConnection"]["VpcPeeringConnectionId"]
+    ec2.create_route(RouteTableId=main_id, DestinationCidrBlock="172.31.0.0/16", VpcPeeringConnectionId=pcx)
+    sg = ec2.create_security_group(GroupName="fn-shared", Description="fn", VpcId=vpc)["GroupId"]
+    s.function("shared-rt-fn", timeout=30, subnets=[private], security_groups=[sg])
+    s.invocations("shared-rt-fn", [30_000.0], timeout_s=30)
+    return {"vpc": vpc, "public": public, "private": private, "other": other, "igw": igw, "main": main_id, "pcx": pcx}
+
+
+def effective_table(aws, vpc: str, subnet: str) -> dict:
+    tables = aws.ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["RouteTables"]
+    explicit = [t for t in tables for a in t.get("Associations", []) if a.get("SubnetId") == subnet]
+    return explicit[0] if explicit else next(t for t in tables if any(a.get("Main") for a in t.get("Associations", [])))
+
+
+def default_target(table: dict) -> str | None:
+    for r in table.get("Routes", []):
+        if r.get("DestinationCidrBlock") == "0.0.0.0/0":
+            return r.get("NatGatewayId") or r.get("GatewayId")
+    return None
+
+
+def test_vpc_without_nat_on_the_shared_main_table_leaves_the_public_subnet_on_its_internet_gateway(aws):
+    w = shared_main_table_world(aws)
+    after, commands = run_fix(aws, "lambda-timeout", {"function": "shared-rt-fn"}, "vpc-without-nat",
+                              {"PUBLIC_SUBNET_ID": w["public"]})
+    text = "\n".join(commands)
+    assert "replace-route " not in text and f"--route-table-id {w['main']}" not in text, text
+    assert 'RT=$(aws ec2 create-route-table' in text, text
+    # the NAT's public subnet and the bystander still go out through the internet gateway
+    for subnet in (w["public"], w["other"]):
+        table = effective_table(aws, w["vpc"], subnet)
+        assert table["RouteTableId"] == w["main"], subnet
+        assert default_target(table) == w["igw"], (subnet, table["Routes"])
+    # the function's subnet has a table of its own: 0.0.0.0/0 to the NAT, the peering route kept
+    mine = effective_table(aws, w["vpc"], w["private"])
+    assert mine["RouteTableId"] != w["main"]
+    assert str(default_target(mine)).startswith("nat-"), mine["Routes"]
+    assert any(r.get("DestinationCidrBlock") == "172.31.0.0/16" and r.get("VpcPeeringConnectionId") == w["pcx"]
+               for r in mine["Routes"]), mine["Routes"]
+
+
+def test_vpc_without_nat_on_a_table_shared_by_an_explicit_association_moves_only_the_functions_subnet(aws):
+    from triage.demo.scenarios import Seeder
+    s = Seeder(aws.url)
+    net = s.vpc(nat=False)
+    ec2 = aws.ec2
+    bystander = ec2.create_subnet(VpcId=net["vpc"], CidrBlock="10.0.7.0/24")["Subnet"]["SubnetId"]
+    ec2.associate_route_table(RouteTableId=net["private_rt"], SubnetId=bystander)   # an isolated subnet: no egress
+    s.function("shared-explicit-fn", timeout=30, subnets=[net["private"]], security_groups=[net["sg"]])
+    s.invocations("shared-explicit-fn", [30_000.0], timeout_s=30)
+    _, commands = run_fix(aws, "lambda-timeout", {"function": "shared-explicit-fn"}, "vpc-without-nat",
+                          {"PUBLIC_SUBNET_ID": net["public"]})
+    assert any("replace-route-table-association" in c for c in commands), commands
+    # the bystander gained no internet egress; the function's subnet goes through the NAT
+    assert default_target(effective_table(aws, net["vpc"], bystander)) is None
+    assert str(default_target(effective_table(aws, net["vpc"], net["private"]))).startswith("nat-")
+    assert str(default_target(effective_table(aws, net["vpc"], net["public"]))).startswith("igw-")
