@@ -377,3 +377,48 @@ def test_vpc_without_nat_on_a_table_shared_by_an_explicit_association_moves_only
     assert default_target(effective_table(aws, net["vpc"], bystander)) is None
     assert str(default_target(effective_table(aws, net["vpc"], net["private"]))).startswith("nat-")
     assert str(default_target(effective_table(aws, net["vpc"], net["public"]))).startswith("igw-")
+
+
+# --- no-rds-proxy: an Aurora instance is registered through its cluster, and the proxy name
+#     stays a valid one (63 characters at most) however long the DB identifier ---------------
+def aurora_world(aws, name: str) -> dict:
+    from triage.demo.scenarios import Seeder
+    s = Seeder(aws.url)
+    net = s.vpc(nat=False, cidr="10.43.0.0/16")
+    second = aws.ec2.create_subnet(VpcId=net["vpc"], CidrBlock="10.43.3.0/24")["Subnet"]["SubnetId"]
+    aws.rds.create_db_subnet_group(DBSubnetGroupName="aurora-private", DBSubnetGroupDescription="aurora",
+                                   SubnetIds=[net["private"], second])
+    aws.rds.create_db_cluster(DBClusterIdentifier=f"{name}-cluster"[:63], Engine="aurora-postgresql", EngineVersion="15.4",
+                              MasterUsername="app", MasterUserPassword="not-a-real-password-1",
+                              DBSubnetGroupName="aurora-private", VpcSecurityGroupIds=[net["sg"]])
+    aws.rds.create_db_instance(DBInstanceIdentifier=name, DBClusterIdentifier=f"{name}-cluster"[:63],
+                               DBInstanceClass="db.r6g.large", Engine="aurora-postgresql",
+                               DBSubnetGroupName="aurora-private")   # as AWS reports it for a cluster member
+    s.function("aurora-api", timeout=30)
+    secret = aws.secretsmanager.create_secret(Name="aurora-credentials", SecretString="{}")["ARN"]
+    return {"DB_SECRET_ARN": secret, "PROXY_ROLE_ARN": s.role("aurora-proxy-role", "rds.amazonaws.com"),
+            "cluster": f"{name}-cluster"[:63]}
+
+
+def test_no_rds_proxy_for_an_aurora_instance_registers_its_cluster_under_a_valid_name(aws):
+    import re
+    name = "aurora-" + "x" * 50 + "-db-instance"          # 68 characters: "<db>-proxy" would be 74
+    name = name[:63]
+    fix_vars = aurora_world(aws, name)
+    cluster = fix_vars.pop("cluster")
+    _, commands = run_fix(aws, "rds-connections", {"db": name, "function": "aurora-api"}, "no-rds-proxy", fix_vars)
+    register = next(c for c in commands if "register-db-proxy-targets" in c)
+    assert f"--db-cluster-identifiers {cluster}" in register and "--db-instance-identifiers" not in register, register
+    proxies = aws.rds.describe_db_proxies()["DBProxies"]
+    assert len(proxies) == 1
+    proxy = proxies[0]["DBProxyName"]
+    assert len(proxy) <= 63 and re.fullmatch(r"[A-Za-z](?:-?[A-Za-z0-9])*", proxy), proxy
+
+
+def test_rds_proxy_name_is_valid_for_any_identifier():
+    import re
+    from triage.expr import rds_proxy_name
+    for db in ("orders-db", "a" * 63, "a" * 56 + "-bbbbbb", "9lives", "x--y-", "db.with.dots"):
+        name = rds_proxy_name(db)
+        assert len(name) <= 63 and re.fullmatch(r"[A-Za-z](?:-?[A-Za-z0-9])*", name), (db, name)
+    assert rds_proxy_name("orders-db") == "orders-db-proxy"

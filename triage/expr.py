@@ -269,6 +269,20 @@ def nat_route_fix(rows: list | None, route_tables: list | None) -> list:
     return out
 
 
+def rds_proxy_name(db: str | None, suffix: str = "proxy") -> str | None:
+    """`<db>-proxy` as a valid RDS Proxy name: ASCII letters, digits and
+    hyphens, a letter first, no two hyphens in a row, none at the end, at
+    most 63 characters (a long identifier is cut, never the suffix)."""
+    if not db:
+        return None
+    base = re.sub(r"[^A-Za-z0-9-]+", "-", str(db))
+    base = re.sub(r"-{2,}", "-", base).strip("-")
+    if not base[:1].isalpha():
+        base = ("db-" + base).strip("-")
+    base = base[:63 - len(suffix) - 1].rstrip("-")
+    return f"{base}-{suffix}"
+
+
 def clock() -> float:
     """Seconds since the epoch as now_ms()/ago_ms() see them; `triage test`
     freezes it to a case's recording time (triage.casefile.frozen_clock)."""
@@ -525,6 +539,10 @@ class TriageFunctions(jfn.Functions):
     @jfn.signature({"types": ["array", "null"]}, {"types": ["array", "null"]})
     def _func_nat_route_fix(self, rows, tables):
         return nat_route_fix(rows, tables)
+
+    @jfn.signature({"types": ["string", "null"]})
+    def _func_rds_proxy_name(self, db):
+        return rds_proxy_name(db)
 
     @jfn.signature({"types": ["number"]}, {"types": ["number"]})
     def _func_add(self, a, b):
