@@ -422,3 +422,46 @@ def test_rds_proxy_name_is_valid_for_any_identifier():
         name = rds_proxy_name(db)
         assert len(name) <= 63 and re.fullmatch(r"[A-Za-z](?:-?[A-Za-z0-9])*", name), (db, name)
     assert rds_proxy_name("orders-db") == "orders-db-proxy"
+
+
+# --- rds-unencrypted: an Aurora instance is snapshotted and restored as its cluster (create-db-snapshot
+#     refuses it), and a restore keeps the option group the original had -------------------------
+def test_rds_unencrypted_aurora_is_restored_as_an_encrypted_cluster_with_its_option_group(aws):
+    rds = aws.rds
+    rds.create_db_cluster(DBClusterIdentifier="ledger", Engine="aurora-mysql", EngineVersion="8.0.mysql_aurora.3.05.2",
+                          MasterUsername="app", MasterUserPassword="not-a-real-password-1", StorageEncrypted=False)
+    rds.create_db_instance(DBInstanceIdentifier="ledger-1", DBClusterIdentifier="ledger", DBInstanceClass="db.r6g.large",
+                           Engine="aurora-mysql")
+
+    before = diagnose(aws.url, "account-posture", {})
+    assert "rds-unencrypted" in finding_ids(before), finding_ids(before)
+    commands = fix_commands(before, "rds-unencrypted")
+    text = "\n".join(commands)
+    assert "create-db-snapshot " not in text and "create-db-cluster-snapshot --db-cluster-identifier ledger " in text, text
+    done = apply(aws.url, text, {})
+    assert done.returncode == 0, text + f"\n{done.stderr}"
+    cluster = rds.describe_db_clusters(DBClusterIdentifier="ledger-encrypted")["DBClusters"][0]
+    assert cluster["StorageEncrypted"] is True
+    copy = rds.describe_db_instances(DBInstanceIdentifier="ledger-1-encrypted")["DBInstances"][0]
+    assert copy["DBClusterIdentifier"] == "ledger-encrypted"
+    # (moto gives an Aurora instance its default option group whatever it is asked: the carried
+    #  option group is checked on a DB instance below)
+    # the original is untouched
+    assert rds.describe_db_instances(DBInstanceIdentifier="ledger-1")["DBInstances"][0]["DBClusterIdentifier"] == "ledger"
+
+
+def test_rds_unencrypted_instance_restore_keeps_its_option_group(aws):
+    rds = aws.rds
+    rds.create_option_group(OptionGroupName="mysql-audit", EngineName="mysql", MajorEngineVersion="8.0",
+                            OptionGroupDescription="audit")
+    rds.create_db_instance(DBInstanceIdentifier="shop-db", DBInstanceClass="db.t3.micro", Engine="mysql",
+                           EngineVersion="8.0.35", MasterUsername="app", MasterUserPassword="not-a-real-password-1",
+                           AllocatedStorage=20, StorageEncrypted=False, OptionGroupName="mysql-audit")
+    commands = fix_commands(diagnose(aws.url, "account-posture", {}), "rds-unencrypted")
+    done = apply(aws.url, "\n".join(commands), {})
+    assert done.returncode == 0, "\n".join(commands) + f"\n{done.stderr}"
+    copy = rds.describe_db_instances(DBInstanceIdentifier="shop-db-encrypted")["DBInstances"][0]
+    assert copy["StorageEncrypted"] is True
+    assert [o["OptionGroupName"] for o in copy["OptionGroupMemberships"]] == ["mysql-audit"]
+    restore = next(c for c in commands if "restore-db-instance-from-db-snapshot" in c)
+    assert "--option-group-name mysql-audit" in restore, restore    # AWS gives the restore the default group otherwise

@@ -544,6 +544,10 @@ class TriageFunctions(jfn.Functions):
     def _func_rds_proxy_name(self, db):
         return rds_proxy_name(db)
 
+    @jfn.signature({"types": ["string", "null"]}, {"types": ["string"]})
+    def _func_rds_name(self, db, suffix):
+        return rds_proxy_name(db, suffix)
+
     @jfn.signature({"types": ["number"]}, {"types": ["number"]})
     def _func_add(self, a, b):
         return a + b
