@@ -465,3 +465,43 @@ def test_rds_unencrypted_instance_restore_keeps_its_option_group(aws):
     assert [o["OptionGroupName"] for o in copy["OptionGroupMemberships"]] == ["mysql-audit"]
     restore = next(c for c in commands if "restore-db-instance-from-db-snapshot" in c)
     assert "--option-group-name mysql-audit" in restore, restore    # AWS gives the restore the default group otherwise
+
+
+# --- alarms: put-metric-alarm replaces an alarm of the same name, actions and all. The printed
+#     alarm has a name of triage's own, and none is added beside one already on the metric -------
+def rds_world(aws) -> dict:
+    from triage.demo.scenarios import seed_all
+    cases = seed_all(aws.url, ["rds-connections"])
+    return next(c for c in cases if c.inputs.get("db") == "orders-db" and "connections-near-max" in c.expect).fix_vars
+
+
+def test_the_connections_alarm_leaves_an_alarm_of_the_old_name_alone(aws):
+    fix_vars = rds_world(aws)
+    # the team's own alarm on another metric, under the name triage used to print
+    aws.cloudwatch.put_metric_alarm(AlarmName="orders-db-connections", Namespace="AWS/RDS", MetricName="CPUUtilization",
+                                    Dimensions=[{"Name": "DBInstanceIdentifier", "Value": "orders-db"}],
+                                    Statistic="Average", Period=60, EvaluationPeriods=1, Threshold=90,
+                                    ComparisonOperator="GreaterThanThreshold", AlarmActions=[fix_vars["ALARM_TOPIC_ARN"]])
+    inputs = {"db": "orders-db", "function": ["orders-api", "orders-worker"]}
+    commands = fix_commands(diagnose(aws.url, "rds-connections", inputs), "connections-near-max")
+    done = apply(aws.url, "\n".join(commands), fix_vars)
+    assert done.returncode == 0, "\n".join(commands) + f"\n{done.stderr}"
+    alarms = {a["AlarmName"]: a for a in aws.cloudwatch.describe_alarms()["MetricAlarms"]}
+    assert alarms["orders-db-connections"]["MetricName"] == "CPUUtilization"
+    assert alarms["triage-orders-db-connections"]["MetricName"] == "DatabaseConnections"
+
+
+def test_no_second_connections_alarm_beside_one_already_on_the_metric(aws):
+    fix_vars = rds_world(aws)
+    aws.cloudwatch.put_metric_alarm(AlarmName="db-conn-page", Namespace="AWS/RDS", MetricName="DatabaseConnections",
+                                    Dimensions=[{"Name": "DBInstanceIdentifier", "Value": "orders-db"}],
+                                    Statistic="Maximum", Period=60, EvaluationPeriods=3, Threshold=90,
+                                    ComparisonOperator="GreaterThanOrEqualToThreshold",
+                                    AlarmActions=[fix_vars["ALARM_TOPIC_ARN"]])
+    inputs = {"db": "orders-db", "function": ["orders-api", "orders-worker"]}
+    finding = next(f for f in diagnose(aws.url, "rds-connections", inputs)["findings"] if f["check"] == "connections-near-max")
+    assert not any("put-metric-alarm" in c for c in finding["fix"]["commands"]), finding["fix"]["commands"]
+    assert "db-conn-page" in finding["fix"]["text"]
+    done = apply(aws.url, "\n".join(finding["fix"]["commands"]), fix_vars)
+    assert done.returncode == 0, done.stderr
+    assert [a["AlarmName"] for a in aws.cloudwatch.describe_alarms()["MetricAlarms"]] == ["db-conn-page"]
