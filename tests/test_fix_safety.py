@@ -505,3 +505,34 @@ def test_no_second_connections_alarm_beside_one_already_on_the_metric(aws):
     done = apply(aws.url, "\n".join(finding["fix"]["commands"]), fix_vars)
     assert done.returncode == 0, done.stderr
     assert [a["AlarmName"] for a in aws.cloudwatch.describe_alarms()["MetricAlarms"]] == ["db-conn-page"]
+
+
+def lambda_world(aws) -> dict:
+    from triage.demo.scenarios import seed_all
+    cases = seed_all(aws.url, ["lambda-timeout"])
+    return next(c for c in cases if c.inputs == {"function": "orders-etl"}).fix_vars
+
+
+def test_the_duration_alarm_leaves_an_alarm_of_the_old_name_alone(aws):
+    fix_vars = lambda_world(aws)
+    aws.cloudwatch.put_metric_alarm(AlarmName="orders-etl-duration-near-timeout", Namespace="AWS/Lambda",
+                                    MetricName="Errors", Dimensions=[{"Name": "FunctionName", "Value": "orders-etl"}],
+                                    Statistic="Sum", Period=60, EvaluationPeriods=1, Threshold=1,
+                                    ComparisonOperator="GreaterThanOrEqualToThreshold",
+                                    AlarmActions=[fix_vars["ALARM_TOPIC_ARN"]])
+    run_fix(aws, "lambda-timeout", {"function": "orders-etl"}, "timeout-too-low", fix_vars)
+    alarms = {a["AlarmName"]: a for a in aws.cloudwatch.describe_alarms()["MetricAlarms"]}
+    assert alarms["orders-etl-duration-near-timeout"]["MetricName"] == "Errors"
+    assert alarms["triage-orders-etl-duration-near-timeout"]["MetricName"] == "Duration"
+
+
+def test_no_second_duration_alarm_beside_one_already_on_the_metric(aws):
+    fix_vars = lambda_world(aws)
+    aws.cloudwatch.put_metric_alarm(AlarmName="etl-slow", Namespace="AWS/Lambda", MetricName="Duration",
+                                    Dimensions=[{"Name": "FunctionName", "Value": "orders-etl"}],
+                                    Statistic="Maximum", Period=300, EvaluationPeriods=1, Threshold=2500,
+                                    ComparisonOperator="GreaterThanOrEqualToThreshold",
+                                    AlarmActions=[fix_vars["ALARM_TOPIC_ARN"]])
+    _, commands = run_fix(aws, "lambda-timeout", {"function": "orders-etl"}, "timeout-too-low", fix_vars)
+    assert not any("put-metric-alarm" in c for c in commands), commands
+    assert [a["AlarmName"] for a in aws.cloudwatch.describe_alarms()["MetricAlarms"]] == ["etl-slow"]
