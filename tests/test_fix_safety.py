@@ -536,3 +536,37 @@ def test_no_second_duration_alarm_beside_one_already_on_the_metric(aws):
     _, commands = run_fix(aws, "lambda-timeout", {"function": "orders-etl"}, "timeout-too-low", fix_vars)
     assert not any("put-metric-alarm" in c for c in commands), commands
     assert [a["AlarmName"] for a in aws.cloudwatch.describe_alarms()["MetricAlarms"]] == ["etl-slow"]
+
+
+# --- no-instance-profile: create-instance-profile fails on a name that exists; a profile the
+#     role already has is reused, and only a role without one gets a new one --------------------
+def instance_without_profile(aws, role: str, profile: str | None) -> str:
+    aws.iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(EC2_TRUST))
+    if profile:
+        aws.iam.create_instance_profile(InstanceProfileName=profile)
+        aws.iam.add_role_to_instance_profile(InstanceProfileName=profile, RoleName=role)
+    image = aws.ec2.describe_images()["Images"][0]["ImageId"]
+    return aws.ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1, InstanceType="t3.micro")["Instances"][0]["InstanceId"]
+
+
+@pytest.mark.parametrize("profile", ["worker-profile", "worker-ec2"])
+def test_no_instance_profile_reuses_the_profile_the_role_already_has(aws, profile):
+    instance = instance_without_profile(aws, "worker", profile)
+    inputs = {"principal": "worker", "action": ["logs:CreateLogStream"],
+              "resource": f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/app/worker:*", "instance": instance}
+    _, commands = run_fix(aws, "access-denied", inputs, "no-instance-profile")
+    assert not any("create-instance-profile" in c or "add-role-to-instance-profile" in c for c in commands), commands
+    assoc = aws.ec2.describe_iam_instance_profile_associations(
+        Filters=[{"Name": "instance-id", "Values": [instance]}])["IamInstanceProfileAssociations"]
+    assert [a["IamInstanceProfile"]["Arn"].rsplit("/", 1)[-1] for a in assoc] == [profile]
+    assert [p["InstanceProfileName"] for p in aws.iam.list_instance_profiles()["InstanceProfiles"]] == [profile]
+
+
+def test_no_instance_profile_creates_one_for_a_role_without_any(aws):
+    instance = instance_without_profile(aws, "worker", None)
+    inputs = {"principal": "worker", "action": ["logs:CreateLogStream"],
+              "resource": f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/app/worker:*", "instance": instance}
+    _, commands = run_fix(aws, "access-denied", inputs, "no-instance-profile")
+    assert commands[0] == "aws iam create-instance-profile --instance-profile-name worker-profile", commands
+    roles = aws.iam.get_instance_profile(InstanceProfileName="worker-profile")["InstanceProfile"]["Roles"]
+    assert [r["RoleName"] for r in roles] == ["worker"]
