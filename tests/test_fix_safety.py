@@ -570,3 +570,33 @@ def test_no_instance_profile_creates_one_for_a_role_without_any(aws):
     assert commands[0] == "aws iam create-instance-profile --instance-profile-name worker-profile", commands
     roles = aws.iam.get_instance_profile(InstanceProfileName="worker-profile")["InstanceProfile"]["Roles"]
     assert [r["RoleName"] for r in roles] == ["worker"]
+
+
+def test_nat_route_fix_copies_endpoint_propagated_and_peering_routes_of_a_shared_table():
+    from fixes.harness import model_problems
+    from triage.engine import _commands
+    table = {"RouteTableId": "rtb-main", "VpcId": "vpc-1", "PropagatingVgws": [{"GatewayId": "vgw-1"}],
+             "Associations": [{"Main": True, "RouteTableAssociationId": "rtbassoc-main"},
+                              {"SubnetId": "subnet-fn", "RouteTableAssociationId": "rtbassoc-fn"},
+                              {"SubnetId": "subnet-other", "RouteTableAssociationId": "rtbassoc-other"}],
+             "Routes": [{"DestinationCidrBlock": "10.0.0.0/16", "GatewayId": "local", "Origin": "CreateRouteTable"},
+                        {"DestinationCidrBlock": "0.0.0.0/0", "GatewayId": "igw-1", "Origin": "CreateRoute"},
+                        {"DestinationPrefixListId": "pl-s3", "GatewayId": "vpce-s3", "Origin": "CreateRoute"},
+                        {"DestinationCidrBlock": "192.168.0.0/16", "GatewayId": "vgw-1", "Origin": "EnableVgwRoutePropagation"},
+                        {"DestinationCidrBlock": "172.31.0.0/16", "VpcPeeringConnectionId": "pcx-1", "Origin": "CreateRoute"},
+                        {"DestinationCidrBlock": "10.8.0.0/16", "TransitGatewayId": "tgw-1", "Origin": "CreateRoute"}]}
+    rows = [{"subnet": "subnet-fn", "vpc": "vpc-1", "route_table": "rtb-main", "default_route": "igw-1", "nat": False},
+            {"subnet": "subnet-fn2", "vpc": "vpc-1", "route_table": "rtb-main", "default_route": "igw-1", "nat": False}]
+    commands = _commands(["${nat_route_fix(rows, tables)}"], {"rows": rows, "tables": [table]})
+    assert commands == [
+        "RT=$(aws ec2 create-route-table --vpc-id vpc-1 --query RouteTable.RouteTableId --output text)",
+        'aws ec2 create-route --route-table-id "$RT" --destination-cidr-block 172.31.0.0/16 --vpc-peering-connection-id pcx-1',
+        'aws ec2 create-route --route-table-id "$RT" --destination-cidr-block 10.8.0.0/16 --transit-gateway-id tgw-1',
+        'aws ec2 modify-vpc-endpoint --vpc-endpoint-id vpce-s3 --add-route-table-ids "$RT"',
+        'aws ec2 enable-vgw-route-propagation --route-table-id "$RT" --gateway-id vgw-1',
+        'aws ec2 create-route --route-table-id "$RT" --destination-cidr-block 0.0.0.0/0 --nat-gateway-id "$NAT_GATEWAY_ID"',
+        'aws ec2 replace-route-table-association --association-id rtbassoc-fn --route-table-id "$RT"',
+        'aws ec2 associate-route-table --route-table-id "$RT" --subnet-id subnet-fn2']
+    for command in commands[1:]:
+        assert model_problems(command.replace('"$RT"', "rtb-x").replace('"$NAT_GATEWAY_ID"', "nat-x")) == [], command
+    assert "rtb-main" not in " ".join(commands)        # the shared table itself is never changed
