@@ -84,6 +84,7 @@ def test_cloudtrail_and_rds_evidence(bad):
                               "legacy-reporting-encrypted --db-snapshot-identifier legacy-reporting-encrypted "
                               "--db-instance-class db.t3.micro --no-publicly-accessible "
                               "--db-parameter-group-name default.mysql8.0 --vpc-security-group-ids sg-"), restore
+    assert "--option-group-name" not in restore     # the default group: a restore gets it anyway
     assert not any("delete" in c for c in unencrypted["fix"]["commands"])
 
 

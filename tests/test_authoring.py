@@ -264,7 +264,7 @@ def test_permissions_for_every_shipped_playbook_are_reads_that_exist_in_aws_data
 def test_permissions_for_lambda_timeout_are_exactly_its_calls():
     r = run_cli("permissions", "lambda-timeout")
     assert json.loads(r.out)["Statement"][0]["Action"] == [
-        "cloudwatch:GetMetricStatistics", "ec2:DescribeNetworkAcls", "ec2:DescribeRouteTables",
+        "cloudwatch:DescribeAlarmsForMetric", "cloudwatch:GetMetricStatistics", "ec2:DescribeNetworkAcls", "ec2:DescribeRouteTables",
         "ec2:DescribeSecurityGroups", "ec2:DescribeSubnets", "ec2:DescribeVpcPeeringConnections",
         "lambda:GetFunctionConfiguration", "lambda:ListFunctions", "logs:FilterLogEvents", "rds:DescribeDBClusters",
         "rds:DescribeDBInstances", "rds:DescribeDBProxies", "rds:DescribeDBSubnetGroups"]

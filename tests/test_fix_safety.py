@@ -299,3 +299,304 @@ def test_rds_public_fix_names_every_public_instance(aws):
     for db in ("pub-one", "pub-two"):
         assert any(f"--db-instance-identifier {db} " in c + " " and "--no-publicly-accessible" in c for c in commands), commands
     assert not any("private-three" in c for c in commands), commands
+
+
+# --- vpc-without-nat: the function's subnet uses the VPC's main route table, which the
+#     NAT's own public subnet uses too. Replacing that table's 0.0.0.0/0 with the NAT
+#     would cut the whole VPC (the NAT included) off the internet --------------------------
+def shared_main_table_world(aws) -> dict:
+    from triage.demo.scenarios import Seeder
+    s = Seeder(aws.url)
+    ec2 = aws.ec2
+    vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    public = ec2.create_subnet(VpcId=vpc, CidrBlock="10.9.1.0/24")["Subnet"]["SubnetId"]
+    private = ec2.create_subnet(VpcId=vpc, CidrBlock="10.9.2.0/24")["Subnet"]["SubnetId"]
+    other = ec2.create_subnet(VpcId=vpc, CidrBlock="10.9.3.0/24")["Subnet"]["SubnetId"]
+    igw = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+    ec2.attach_internet_gateway(InternetGatewayId=igw, VpcId=vpc)
+    main = ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [vpc]},
+                                              {"Name": "association.main", "Values": ["true"]}])["RouteTables"][0]
+    main_id = main["RouteTableId"]
+    ec2.create_route(RouteTableId=main_id, DestinationCidrBlock="0.0.0.0/0", GatewayId=igw)
+    # a peering route the function's subnet relies on: it must survive the move
+    peer_vpc = ec2.create_vpc(CidrBlock="172.31.0.0/16")["Vpc"]["VpcId"]
+    pcx = ec2.create_vpc_peering_connection(VpcId=vpc, PeerVpcId=peer_vpc)["VpcPeeringConnection"]["VpcPeeringConnectionId"]
+    ec2.create_route(RouteTableId=main_id, DestinationCidrBlock="172.31.0.0/16", VpcPeeringConnectionId=pcx)
+    sg = ec2.create_security_group(GroupName="fn-shared", Description="fn", VpcId=vpc)["GroupId"]
+    s.function("shared-rt-fn", timeout=30, subnets=[private], security_groups=[sg])
+    s.invocations("shared-rt-fn", [30_000.0], timeout_s=30)
+    return {"vpc": vpc, "public": public, "private": private, "other": other, "igw": igw, "main": main_id, "pcx": pcx}
+
+
+def effective_table(aws, vpc: str, subnet: str) -> dict:
+    tables = aws.ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["RouteTables"]
+    explicit = [t for t in tables for a in t.get("Associations", []) if a.get("SubnetId") == subnet]
+    return explicit[0] if explicit else next(t for t in tables if any(a.get("Main") for a in t.get("Associations", [])))
+
+
+def default_target(table: dict) -> str | None:
+    for r in table.get("Routes", []):
+        if r.get("DestinationCidrBlock") == "0.0.0.0/0":
+            return r.get("NatGatewayId") or r.get("GatewayId")
+    return None
+
+
+def test_vpc_without_nat_on_the_shared_main_table_leaves_the_public_subnet_on_its_internet_gateway(aws):
+    w = shared_main_table_world(aws)
+    after, commands = run_fix(aws, "lambda-timeout", {"function": "shared-rt-fn"}, "vpc-without-nat",
+                              {"PUBLIC_SUBNET_ID": w["public"]})
+    text = "\n".join(commands)
+    assert "replace-route " not in text and f"--route-table-id {w['main']}" not in text, text
+    assert 'RT=$(aws ec2 create-route-table' in text, text
+    # the NAT's public subnet and the bystander still go out through the internet gateway
+    for subnet in (w["public"], w["other"]):
+        table = effective_table(aws, w["vpc"], subnet)
+        assert table["RouteTableId"] == w["main"], subnet
+        assert default_target(table) == w["igw"], (subnet, table["Routes"])
+    # the function's subnet has a table of its own: 0.0.0.0/0 to the NAT, the peering route kept
+    mine = effective_table(aws, w["vpc"], w["private"])
+    assert mine["RouteTableId"] != w["main"]
+    assert str(default_target(mine)).startswith("nat-"), mine["Routes"]
+    assert any(r.get("DestinationCidrBlock") == "172.31.0.0/16" and r.get("VpcPeeringConnectionId") == w["pcx"]
+               for r in mine["Routes"]), mine["Routes"]
+
+
+def test_vpc_without_nat_on_a_table_shared_by_an_explicit_association_moves_only_the_functions_subnet(aws):
+    from triage.demo.scenarios import Seeder
+    s = Seeder(aws.url)
+    net = s.vpc(nat=False)
+    ec2 = aws.ec2
+    bystander = ec2.create_subnet(VpcId=net["vpc"], CidrBlock="10.0.7.0/24")["Subnet"]["SubnetId"]
+    ec2.associate_route_table(RouteTableId=net["private_rt"], SubnetId=bystander)   # an isolated subnet: no egress
+    s.function("shared-explicit-fn", timeout=30, subnets=[net["private"]], security_groups=[net["sg"]])
+    s.invocations("shared-explicit-fn", [30_000.0], timeout_s=30)
+    _, commands = run_fix(aws, "lambda-timeout", {"function": "shared-explicit-fn"}, "vpc-without-nat",
+                          {"PUBLIC_SUBNET_ID": net["public"]})
+    assert any("replace-route-table-association" in c for c in commands), commands
+    # the bystander gained no internet egress; the function's subnet goes through the NAT
+    assert default_target(effective_table(aws, net["vpc"], bystander)) is None
+    assert str(default_target(effective_table(aws, net["vpc"], net["private"]))).startswith("nat-")
+    assert str(default_target(effective_table(aws, net["vpc"], net["public"]))).startswith("igw-")
+
+
+# --- no-rds-proxy: an Aurora instance is registered through its cluster, and the proxy name
+#     stays a valid one (63 characters at most) however long the DB identifier ---------------
+def aurora_world(aws, name: str) -> dict:
+    from triage.demo.scenarios import Seeder
+    s = Seeder(aws.url)
+    net = s.vpc(nat=False, cidr="10.43.0.0/16")
+    second = aws.ec2.create_subnet(VpcId=net["vpc"], CidrBlock="10.43.3.0/24")["Subnet"]["SubnetId"]
+    aws.rds.create_db_subnet_group(DBSubnetGroupName="aurora-private", DBSubnetGroupDescription="aurora",
+                                   SubnetIds=[net["private"], second])
+    aws.rds.create_db_cluster(DBClusterIdentifier=f"{name}-cluster"[:63], Engine="aurora-postgresql", EngineVersion="15.4",
+                              MasterUsername="app", MasterUserPassword="not-a-real-password-1",
+                              DBSubnetGroupName="aurora-private", VpcSecurityGroupIds=[net["sg"]])
+    aws.rds.create_db_instance(DBInstanceIdentifier=name, DBClusterIdentifier=f"{name}-cluster"[:63],
+                               DBInstanceClass="db.r6g.large", Engine="aurora-postgresql",
+                               DBSubnetGroupName="aurora-private")   # as AWS reports it for a cluster member
+    s.function("aurora-api", timeout=30)
+    secret = aws.secretsmanager.create_secret(Name="aurora-credentials", SecretString="{}")["ARN"]
+    return {"DB_SECRET_ARN": secret, "PROXY_ROLE_ARN": s.role("aurora-proxy-role", "rds.amazonaws.com"),
+            "cluster": f"{name}-cluster"[:63]}
+
+
+def test_no_rds_proxy_for_an_aurora_instance_registers_its_cluster_under_a_valid_name(aws):
+    import re
+    name = "aurora-" + "x" * 50 + "-db-instance"          # 68 characters: "<db>-proxy" would be 74
+    name = name[:63]
+    fix_vars = aurora_world(aws, name)
+    cluster = fix_vars.pop("cluster")
+    _, commands = run_fix(aws, "rds-connections", {"db": name, "function": "aurora-api"}, "no-rds-proxy", fix_vars)
+    register = next(c for c in commands if "register-db-proxy-targets" in c)
+    assert f"--db-cluster-identifiers {cluster}" in register and "--db-instance-identifiers" not in register, register
+    proxies = aws.rds.describe_db_proxies()["DBProxies"]
+    assert len(proxies) == 1
+    proxy = proxies[0]["DBProxyName"]
+    assert len(proxy) <= 63 and re.fullmatch(r"[A-Za-z](?:-?[A-Za-z0-9])*", proxy), proxy
+
+
+def test_rds_proxy_name_is_valid_for_any_identifier():
+    import re
+    from triage.expr import rds_proxy_name
+    for db in ("orders-db", "a" * 63, "a" * 56 + "-bbbbbb", "9lives", "x--y-", "db.with.dots"):
+        name = rds_proxy_name(db)
+        assert len(name) <= 63 and re.fullmatch(r"[A-Za-z](?:-?[A-Za-z0-9])*", name), (db, name)
+    assert rds_proxy_name("orders-db") == "orders-db-proxy"
+
+
+# --- rds-unencrypted: an Aurora instance is snapshotted and restored as its cluster (create-db-snapshot
+#     refuses it), and a restore keeps the option group the original had -------------------------
+def test_rds_unencrypted_aurora_is_restored_as_an_encrypted_cluster_with_its_option_group(aws):
+    rds = aws.rds
+    rds.create_db_cluster(DBClusterIdentifier="ledger", Engine="aurora-mysql", EngineVersion="8.0.mysql_aurora.3.05.2",
+                          MasterUsername="app", MasterUserPassword="not-a-real-password-1", StorageEncrypted=False)
+    rds.create_db_instance(DBInstanceIdentifier="ledger-1", DBClusterIdentifier="ledger", DBInstanceClass="db.r6g.large",
+                           Engine="aurora-mysql")
+
+    before = diagnose(aws.url, "account-posture", {})
+    assert "rds-unencrypted" in finding_ids(before), finding_ids(before)
+    commands = fix_commands(before, "rds-unencrypted")
+    text = "\n".join(commands)
+    assert "create-db-snapshot " not in text and "create-db-cluster-snapshot --db-cluster-identifier ledger " in text, text
+    done = apply(aws.url, text, {})
+    assert done.returncode == 0, text + f"\n{done.stderr}"
+    cluster = rds.describe_db_clusters(DBClusterIdentifier="ledger-encrypted")["DBClusters"][0]
+    assert cluster["StorageEncrypted"] is True
+    copy = rds.describe_db_instances(DBInstanceIdentifier="ledger-1-encrypted")["DBInstances"][0]
+    assert copy["DBClusterIdentifier"] == "ledger-encrypted"
+    # (moto gives an Aurora instance its default option group whatever it is asked: the carried
+    #  option group is checked on a DB instance below)
+    # the original is untouched
+    assert rds.describe_db_instances(DBInstanceIdentifier="ledger-1")["DBInstances"][0]["DBClusterIdentifier"] == "ledger"
+
+
+def test_rds_unencrypted_instance_restore_keeps_its_option_group(aws):
+    rds = aws.rds
+    rds.create_option_group(OptionGroupName="mysql-audit", EngineName="mysql", MajorEngineVersion="8.0",
+                            OptionGroupDescription="audit")
+    rds.create_db_instance(DBInstanceIdentifier="shop-db", DBInstanceClass="db.t3.micro", Engine="mysql",
+                           EngineVersion="8.0.35", MasterUsername="app", MasterUserPassword="not-a-real-password-1",
+                           AllocatedStorage=20, StorageEncrypted=False, OptionGroupName="mysql-audit")
+    commands = fix_commands(diagnose(aws.url, "account-posture", {}), "rds-unencrypted")
+    done = apply(aws.url, "\n".join(commands), {})
+    assert done.returncode == 0, "\n".join(commands) + f"\n{done.stderr}"
+    copy = rds.describe_db_instances(DBInstanceIdentifier="shop-db-encrypted")["DBInstances"][0]
+    assert copy["StorageEncrypted"] is True
+    assert [o["OptionGroupName"] for o in copy["OptionGroupMemberships"]] == ["mysql-audit"]
+    restore = next(c for c in commands if "restore-db-instance-from-db-snapshot" in c)
+    assert "--option-group-name mysql-audit" in restore, restore    # AWS gives the restore the default group otherwise
+
+
+# --- alarms: put-metric-alarm replaces an alarm of the same name, actions and all. The printed
+#     alarm has a name of triage's own, and none is added beside one already on the metric -------
+def rds_world(aws) -> dict:
+    from triage.demo.scenarios import seed_all
+    cases = seed_all(aws.url, ["rds-connections"])
+    return next(c for c in cases if c.inputs.get("db") == "orders-db" and "connections-near-max" in c.expect).fix_vars
+
+
+def test_the_connections_alarm_leaves_an_alarm_of_the_old_name_alone(aws):
+    fix_vars = rds_world(aws)
+    # the team's own alarm on another metric, under the name triage used to print
+    aws.cloudwatch.put_metric_alarm(AlarmName="orders-db-connections", Namespace="AWS/RDS", MetricName="CPUUtilization",
+                                    Dimensions=[{"Name": "DBInstanceIdentifier", "Value": "orders-db"}],
+                                    Statistic="Average", Period=60, EvaluationPeriods=1, Threshold=90,
+                                    ComparisonOperator="GreaterThanThreshold", AlarmActions=[fix_vars["ALARM_TOPIC_ARN"]])
+    inputs = {"db": "orders-db", "function": ["orders-api", "orders-worker"]}
+    commands = fix_commands(diagnose(aws.url, "rds-connections", inputs), "connections-near-max")
+    done = apply(aws.url, "\n".join(commands), fix_vars)
+    assert done.returncode == 0, "\n".join(commands) + f"\n{done.stderr}"
+    alarms = {a["AlarmName"]: a for a in aws.cloudwatch.describe_alarms()["MetricAlarms"]}
+    assert alarms["orders-db-connections"]["MetricName"] == "CPUUtilization"
+    assert alarms["triage-orders-db-connections"]["MetricName"] == "DatabaseConnections"
+
+
+def test_no_second_connections_alarm_beside_one_already_on_the_metric(aws):
+    fix_vars = rds_world(aws)
+    aws.cloudwatch.put_metric_alarm(AlarmName="db-conn-page", Namespace="AWS/RDS", MetricName="DatabaseConnections",
+                                    Dimensions=[{"Name": "DBInstanceIdentifier", "Value": "orders-db"}],
+                                    Statistic="Maximum", Period=60, EvaluationPeriods=3, Threshold=90,
+                                    ComparisonOperator="GreaterThanOrEqualToThreshold",
+                                    AlarmActions=[fix_vars["ALARM_TOPIC_ARN"]])
+    inputs = {"db": "orders-db", "function": ["orders-api", "orders-worker"]}
+    finding = next(f for f in diagnose(aws.url, "rds-connections", inputs)["findings"] if f["check"] == "connections-near-max")
+    assert not any("put-metric-alarm" in c for c in finding["fix"]["commands"]), finding["fix"]["commands"]
+    assert "db-conn-page" in finding["fix"]["text"]
+    done = apply(aws.url, "\n".join(finding["fix"]["commands"]), fix_vars)
+    assert done.returncode == 0, done.stderr
+    assert [a["AlarmName"] for a in aws.cloudwatch.describe_alarms()["MetricAlarms"]] == ["db-conn-page"]
+
+
+def lambda_world(aws) -> dict:
+    from triage.demo.scenarios import seed_all
+    cases = seed_all(aws.url, ["lambda-timeout"])
+    return next(c for c in cases if c.inputs == {"function": "orders-etl"}).fix_vars
+
+
+def test_the_duration_alarm_leaves_an_alarm_of_the_old_name_alone(aws):
+    fix_vars = lambda_world(aws)
+    aws.cloudwatch.put_metric_alarm(AlarmName="orders-etl-duration-near-timeout", Namespace="AWS/Lambda",
+                                    MetricName="Errors", Dimensions=[{"Name": "FunctionName", "Value": "orders-etl"}],
+                                    Statistic="Sum", Period=60, EvaluationPeriods=1, Threshold=1,
+                                    ComparisonOperator="GreaterThanOrEqualToThreshold",
+                                    AlarmActions=[fix_vars["ALARM_TOPIC_ARN"]])
+    run_fix(aws, "lambda-timeout", {"function": "orders-etl"}, "timeout-too-low", fix_vars)
+    alarms = {a["AlarmName"]: a for a in aws.cloudwatch.describe_alarms()["MetricAlarms"]}
+    assert alarms["orders-etl-duration-near-timeout"]["MetricName"] == "Errors"
+    assert alarms["triage-orders-etl-duration-near-timeout"]["MetricName"] == "Duration"
+
+
+def test_no_second_duration_alarm_beside_one_already_on_the_metric(aws):
+    fix_vars = lambda_world(aws)
+    aws.cloudwatch.put_metric_alarm(AlarmName="etl-slow", Namespace="AWS/Lambda", MetricName="Duration",
+                                    Dimensions=[{"Name": "FunctionName", "Value": "orders-etl"}],
+                                    Statistic="Maximum", Period=300, EvaluationPeriods=1, Threshold=2500,
+                                    ComparisonOperator="GreaterThanOrEqualToThreshold",
+                                    AlarmActions=[fix_vars["ALARM_TOPIC_ARN"]])
+    _, commands = run_fix(aws, "lambda-timeout", {"function": "orders-etl"}, "timeout-too-low", fix_vars)
+    assert not any("put-metric-alarm" in c for c in commands), commands
+    assert [a["AlarmName"] for a in aws.cloudwatch.describe_alarms()["MetricAlarms"]] == ["etl-slow"]
+
+
+# --- no-instance-profile: create-instance-profile fails on a name that exists; a profile the
+#     role already has is reused, and only a role without one gets a new one --------------------
+def instance_without_profile(aws, role: str, profile: str | None) -> str:
+    aws.iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(EC2_TRUST))
+    if profile:
+        aws.iam.create_instance_profile(InstanceProfileName=profile)
+        aws.iam.add_role_to_instance_profile(InstanceProfileName=profile, RoleName=role)
+    image = aws.ec2.describe_images()["Images"][0]["ImageId"]
+    return aws.ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1, InstanceType="t3.micro")["Instances"][0]["InstanceId"]
+
+
+@pytest.mark.parametrize("profile", ["worker-profile", "worker-ec2"])
+def test_no_instance_profile_reuses_the_profile_the_role_already_has(aws, profile):
+    instance = instance_without_profile(aws, "worker", profile)
+    inputs = {"principal": "worker", "action": ["logs:CreateLogStream"],
+              "resource": f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/app/worker:*", "instance": instance}
+    _, commands = run_fix(aws, "access-denied", inputs, "no-instance-profile")
+    assert not any("create-instance-profile" in c or "add-role-to-instance-profile" in c for c in commands), commands
+    assoc = aws.ec2.describe_iam_instance_profile_associations(
+        Filters=[{"Name": "instance-id", "Values": [instance]}])["IamInstanceProfileAssociations"]
+    assert [a["IamInstanceProfile"]["Arn"].rsplit("/", 1)[-1] for a in assoc] == [profile]
+    assert [p["InstanceProfileName"] for p in aws.iam.list_instance_profiles()["InstanceProfiles"]] == [profile]
+
+
+def test_no_instance_profile_creates_one_for_a_role_without_any(aws):
+    instance = instance_without_profile(aws, "worker", None)
+    inputs = {"principal": "worker", "action": ["logs:CreateLogStream"],
+              "resource": f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/app/worker:*", "instance": instance}
+    _, commands = run_fix(aws, "access-denied", inputs, "no-instance-profile")
+    assert commands[0] == "aws iam create-instance-profile --instance-profile-name worker-profile", commands
+    roles = aws.iam.get_instance_profile(InstanceProfileName="worker-profile")["InstanceProfile"]["Roles"]
+    assert [r["RoleName"] for r in roles] == ["worker"]
+
+
+def test_nat_route_fix_copies_endpoint_propagated_and_peering_routes_of_a_shared_table():
+    from fixes.harness import model_problems
+    from triage.engine import _commands
+    table = {"RouteTableId": "rtb-main", "VpcId": "vpc-1", "PropagatingVgws": [{"GatewayId": "vgw-1"}],
+             "Associations": [{"Main": True, "RouteTableAssociationId": "rtbassoc-main"},
+                              {"SubnetId": "subnet-fn", "RouteTableAssociationId": "rtbassoc-fn"},
+                              {"SubnetId": "subnet-other", "RouteTableAssociationId": "rtbassoc-other"}],
+             "Routes": [{"DestinationCidrBlock": "10.0.0.0/16", "GatewayId": "local", "Origin": "CreateRouteTable"},
+                        {"DestinationCidrBlock": "0.0.0.0/0", "GatewayId": "igw-1", "Origin": "CreateRoute"},
+                        {"DestinationPrefixListId": "pl-s3", "GatewayId": "vpce-s3", "Origin": "CreateRoute"},
+                        {"DestinationCidrBlock": "192.168.0.0/16", "GatewayId": "vgw-1", "Origin": "EnableVgwRoutePropagation"},
+                        {"DestinationCidrBlock": "172.31.0.0/16", "VpcPeeringConnectionId": "pcx-1", "Origin": "CreateRoute"},
+                        {"DestinationCidrBlock": "10.8.0.0/16", "TransitGatewayId": "tgw-1", "Origin": "CreateRoute"}]}
+    rows = [{"subnet": "subnet-fn", "vpc": "vpc-1", "route_table": "rtb-main", "default_route": "igw-1", "nat": False},
+            {"subnet": "subnet-fn2", "vpc": "vpc-1", "route_table": "rtb-main", "default_route": "igw-1", "nat": False}]
+    commands = _commands(["${nat_route_fix(rows, tables)}"], {"rows": rows, "tables": [table]})
+    assert commands == [
+        "RT=$(aws ec2 create-route-table --vpc-id vpc-1 --query RouteTable.RouteTableId --output text)",
+        'aws ec2 create-route --route-table-id "$RT" --destination-cidr-block 172.31.0.0/16 --vpc-peering-connection-id pcx-1',
+        'aws ec2 create-route --route-table-id "$RT" --destination-cidr-block 10.8.0.0/16 --transit-gateway-id tgw-1',
+        'aws ec2 modify-vpc-endpoint --vpc-endpoint-id vpce-s3 --add-route-table-ids "$RT"',
+        'aws ec2 enable-vgw-route-propagation --route-table-id "$RT" --gateway-id vgw-1',
+        'aws ec2 create-route --route-table-id "$RT" --destination-cidr-block 0.0.0.0/0 --nat-gateway-id "$NAT_GATEWAY_ID"',
+        'aws ec2 replace-route-table-association --association-id rtbassoc-fn --route-table-id "$RT"',
+        'aws ec2 associate-route-table --route-table-id "$RT" --subnet-id subnet-fn2']
+    for command in commands[1:]:
+        assert model_problems(command.replace('"$RT"', "rtb-x").replace('"$NAT_GATEWAY_ID"', "nat-x")) == [], command
+    assert "rtb-main" not in " ".join(commands)        # the shared table itself is never changed

@@ -66,7 +66,7 @@ def test_timeout_too_low_suggests_a_timeout_derived_from_durations(cli):
     assert ev["timed_out_lines_shown"] == "3 of 3, newest first"
     assert f["fix"]["commands"] == [
         "aws lambda update-function-configuration --function-name orders-etl --timeout 10",
-        "aws cloudwatch put-metric-alarm --alarm-name orders-etl-duration-near-timeout --namespace AWS/Lambda "
+        "aws cloudwatch put-metric-alarm --alarm-name triage-orders-etl-duration-near-timeout --namespace AWS/Lambda "
         "--metric-name Duration --dimensions Name=FunctionName,Value=orders-etl --statistic Maximum --period 300 "
         "--evaluation-periods 1 --threshold 8000 --comparison-operator GreaterThanOrEqualToThreshold "
         "--treat-missing-data notBreaching --alarm-actions \"$ALARM_TOPIC_ARN\""]
@@ -84,7 +84,7 @@ def test_duration_near_timeout_without_timeouts(cli):
     assert f["evidence"]["metric_max_ms"] == 55200.0
     assert "92%" in f["title"]
     assert f["fix"]["commands"][0] == "aws lambda update-function-configuration --function-name report-builder --timeout 120"
-    assert f["fix"]["commands"][1].startswith("aws cloudwatch put-metric-alarm --alarm-name report-builder-duration-near-timeout ")
+    assert f["fix"]["commands"][1].startswith("aws cloudwatch put-metric-alarm --alarm-name triage-report-builder-duration-near-timeout ")
     assert "--threshold 96000 " in f["fix"]["commands"][1]   # 80% of the new 120 s
 
 
@@ -97,10 +97,11 @@ def test_vpc_without_nat_names_subnet_and_route_table(cli, world):
     assert subnet["subnet"].startswith("subnet-") and subnet["route_table"].startswith("rtb-")
     assert subnet["default_route"] == "none"
     assert f["evidence"]["vpc"].startswith("vpc-")
-    [command] = f["fix"]["commands"]
-    assert command.startswith('NAT_GATEWAY_ID=$(aws ec2 create-nat-gateway --subnet-id "$PUBLIC_SUBNET_ID" ')
-    assert f"&& aws ec2 create-route --route-table-id {subnet['route_table']} --destination-cidr-block 0.0.0.0/0 " \
-        '--nat-gateway-id "$NAT_GATEWAY_ID"' in command
+    nat, route = f["fix"]["commands"]
+    assert nat.startswith('NAT_GATEWAY_ID=$(aws ec2 create-nat-gateway --subnet-id "$PUBLIC_SUBNET_ID" ')
+    # the private table is the function's subnet's alone: its default route is created in place
+    assert route == (f"aws ec2 create-route --route-table-id {subnet['route_table']} --destination-cidr-block 0.0.0.0/0 "
+                     '--nat-gateway-id "$NAT_GATEWAY_ID"')
     assert "NAT gateway" in f["fix"]["text"]
 
 

@@ -164,13 +164,15 @@ def test_record_against_the_world_writes_a_redacted_case_that_replays_green(tmp_
     out = tmp_path / "tests" / "lambda-timeout.cases.yaml"
     r = run_cli("record", "lambda-timeout", "--input", "function=orders-etl", "--out", str(out), endpoint=world.url)
     assert r.code == 0, r.err
-    assert f"added case 'orders-etl-timeout-too-low' to {out}: 4 calls, findings [timeout-too-low]" in r.out
+    assert f"added case 'orders-etl-timeout-too-low' to {out}: 5 calls, findings [timeout-too-low]" in r.out
     text = out.read_text()
     assert SEEDED_SECRET not in text and "DB_PASSWORD: REDACTED" in text
     case = casefile.load(out).cases[0]
     assert case.findings == ["timeout-too-low"] and case.unchecked == []
     assert [c.name for c in case.calls] == ["lambda.GetFunctionConfiguration", "logs.FilterLogEvents",
-                                            "logs.FilterLogEvents", "cloudwatch.GetMetricStatistics"]
+                                            "logs.FilterLogEvents", "cloudwatch.GetMetricStatistics",
+                                            "cloudwatch.DescribeAlarmsForMetric"]
+    assert case.calls[-1].response == {"MetricAlarms": []}
     assert case.evidence["timeout-too-low"]["suggested_timeout_s"] == 10
     # a second recording with another name appends, the same name replaces only with --replace
     r = run_cli("record", "lambda-timeout", "--input", "function=thumbnailer", "--name", "healthy",

@@ -36,7 +36,7 @@ def test_lambda_without_pool_exhausts_a_small_postgres(cli):
                                   "LEAST({1073741824/9531392},5000) = LEAST(112,5000) = 112")
     assert "no reserve subtracted" in near["memory_note"]
     assert found["connections-near-max"]["fix"]["commands"] == [
-        "aws cloudwatch put-metric-alarm --alarm-name orders-db-connections --namespace AWS/RDS --metric-name "
+        "aws cloudwatch put-metric-alarm --alarm-name triage-orders-db-connections --namespace AWS/RDS --metric-name "
         "DatabaseConnections --dimensions Name=DBInstanceIdentifier,Value=orders-db --statistic Maximum --period 60 "
         "--evaluation-periods 5 --threshold 89 --comparison-operator GreaterThanOrEqualToThreshold "
         '--alarm-actions "$ALARM_TOPIC_ARN"']                                # an alarm that notifies someone

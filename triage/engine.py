@@ -553,14 +553,28 @@ def _commands(templates, context: dict) -> list[str]:
         parsed = expr.parse_template(t)
         if len(parsed.parts) == 1 and isinstance(parsed.parts[0], tuple):
             value = parsed.render(context)
-            if isinstance(value, list) and value and all(isinstance(v, list) for v in value):
+            if isinstance(value, list) and value and all(isinstance(v, list) or _is_assignment(v) for v in value):
                 literals = expr.string_literals(parsed.parts[0][1])
-                out += [_argv(argv, literals) for argv in value if argv]
+                out += [_assignment(v, literals) if _is_assignment(v) else _argv(v, literals)
+                        for v in value if v]
                 continue
         command = _command(t, context)
         if command:
             out.append(command)
     return out
+
+
+def _is_assignment(value: Any) -> bool:
+    """{"set": NAME, "argv": [...]}: a command whose output (an id created at
+    paste time) the later commands of the same fix use as "$NAME"."""
+    return (isinstance(value, dict) and set(value) == {"set", "argv"} and isinstance(value["set"], str)
+            and _SHELL_VAR.fullmatch(value["set"]) is not None and isinstance(value["argv"], list)
+            and bool(value["argv"]))
+
+
+def _assignment(value: dict, literals) -> str:
+    """NAME=$(argv): the command's output captured for the later commands."""
+    return f'{value["set"]}=$({_argv(value["argv"], literals)})'
 
 
 def _is_placeholder(word: str, literals: set[str]) -> bool:
@@ -619,6 +633,8 @@ def _command(template: str, context: dict) -> str | None:
             return None
         if isinstance(value, list):
             return _argv(value, expr.string_literals(t.parts[0][1]))
+        if _is_assignment(value):
+            return _assignment(value, expr.string_literals(t.parts[0][1]))
         if isinstance(value, str) and value in expr.string_literals(t.parts[0][1]):
             return expr.guard_words(value)[0]
         return shlex.quote(expr.stringify(value))

@@ -188,6 +188,101 @@ def route_egress(subnets: list | None, route_tables: list | None) -> list[dict]:
     return out
 
 
+# create-route's target flag for each target field of a route (copying a table's routes)
+_ROUTE_TARGETS = (("NatGatewayId", "--nat-gateway-id"), ("TransitGatewayId", "--transit-gateway-id"),
+                  ("VpcPeeringConnectionId", "--vpc-peering-connection-id"),
+                  ("EgressOnlyInternetGatewayId", "--egress-only-internet-gateway-id"),
+                  ("CarrierGatewayId", "--carrier-gateway-id"), ("LocalGatewayId", "--local-gateway-id"),
+                  ("CoreNetworkArn", "--core-network-arn"), ("NetworkInterfaceId", "--network-interface-id"),
+                  ("InstanceId", "--instance-id"), ("GatewayId", "--gateway-id"))
+_ROUTE_DESTINATIONS = (("DestinationCidrBlock", "--destination-cidr-block"),
+                       ("DestinationIpv6CidrBlock", "--destination-ipv6-cidr-block"),
+                       ("DestinationPrefixListId", "--destination-prefix-list-id"))
+
+
+def nat_route_fix(rows: list | None, route_tables: list | None) -> list:
+    """The commands that send the default route of the subnets in `rows`
+    (route_egress rows without NAT) through "$NAT_GATEWAY_ID", touching no
+    other subnet. A table only those subnets use gets its 0.0.0.0/0 replaced
+    (or created). A table shared with other subnets (or the VPC's main table,
+    which every subnet without an association uses, the NAT's own public
+    subnet included) is left alone: a new table is created for the function's
+    subnets (its id kept in a shell variable, `{"set": NAME, "argv": [...]}`),
+    the shared table's other routes are copied into it (local is implicit;
+    gateway endpoints are attached, VGW propagation enabled), 0.0.0.0/0 goes to
+    the NAT, and each of the subnets is moved onto it."""
+    tables = {t.get("RouteTableId"): t for t in route_tables or [] if isinstance(t, dict)}
+    groups: dict[str, list[dict]] = {}
+    for row in rows or []:
+        if isinstance(row, dict) and row.get("route_table"):
+            groups.setdefault(row["route_table"], []).append(row)
+    nat = {"var": "NAT_GATEWAY_ID"}
+
+    def shared(table: dict, subnets: set) -> bool:
+        assoc = table.get("Associations") or []
+        return any(a.get("Main") for a in assoc) or any(
+            a.get("SubnetId") and a["SubnetId"] not in subnets for a in assoc)
+
+    shared_ids = [tid for tid, rs in groups.items() if shared(tables.get(tid) or {}, {r["subnet"] for r in rs})]
+    out: list = []
+    for tid, rs in groups.items():
+        table = tables.get(tid) or {}
+        if tid not in shared_ids:
+            has_default = any(r.get("default_route") for r in rs)
+            out.append(["aws", "ec2", "replace-route" if has_default else "create-route", "--route-table-id", tid,
+                        "--destination-cidr-block", "0.0.0.0/0", "--nat-gateway-id", nat])
+            continue
+        name = "RT" if len(shared_ids) == 1 else f"RT_{shared_ids.index(tid) + 1}"
+        rt = {"var": name}
+        out.append({"set": name, "argv": ["aws", "ec2", "create-route-table", "--vpc-id", rs[0].get("vpc") or table.get("VpcId"),
+                                          "--query", "RouteTable.RouteTableId", "--output", "text"]})
+        endpoints: list[str] = []
+        for route in table.get("Routes") or []:
+            if route.get("GatewayId") == "local" or route.get("Origin") in ("CreateRouteTable", "EnableVgwRoutePropagation"):
+                continue
+            if route.get("DestinationCidrBlock") == "0.0.0.0/0" or route.get("State", "active") != "active":
+                continue
+            gateway = route.get("GatewayId") or ""
+            if gateway.startswith("vpce-"):       # a gateway endpoint (S3, DynamoDB): its routes are the endpoint's
+                if gateway not in endpoints:
+                    endpoints.append(gateway)
+                continue
+            dest = next(((flag, route[k]) for k, flag in _ROUTE_DESTINATIONS if route.get(k)), None)
+            target = next(((flag, route[k]) for k, flag in _ROUTE_TARGETS if route.get(k)), None)
+            if dest and target:
+                out.append(["aws", "ec2", "create-route", "--route-table-id", rt, dest[0], dest[1], target[0], target[1]])
+        for gateway in endpoints:
+            out.append(["aws", "ec2", "modify-vpc-endpoint", "--vpc-endpoint-id", gateway, "--add-route-table-ids", rt])
+        for vgw in table.get("PropagatingVgws") or []:
+            if vgw.get("GatewayId"):
+                out.append(["aws", "ec2", "enable-vgw-route-propagation", "--route-table-id", rt,
+                            "--gateway-id", vgw["GatewayId"]])
+        out.append(["aws", "ec2", "create-route", "--route-table-id", rt, "--destination-cidr-block", "0.0.0.0/0",
+                    "--nat-gateway-id", nat])
+        for r in rs:
+            assoc = next((a for a in table.get("Associations") or [] if a.get("SubnetId") == r["subnet"]), None)
+            if assoc and assoc.get("RouteTableAssociationId"):
+                out.append(["aws", "ec2", "replace-route-table-association", "--association-id",
+                            assoc["RouteTableAssociationId"], "--route-table-id", rt])
+            else:
+                out.append(["aws", "ec2", "associate-route-table", "--route-table-id", rt, "--subnet-id", r["subnet"]])
+    return out
+
+
+def rds_proxy_name(db: str | None, suffix: str = "proxy") -> str | None:
+    """`<db>-proxy` as a valid RDS Proxy name: ASCII letters, digits and
+    hyphens, a letter first, no two hyphens in a row, none at the end, at
+    most 63 characters (a long identifier is cut, never the suffix)."""
+    if not db:
+        return None
+    base = re.sub(r"[^A-Za-z0-9-]+", "-", str(db))
+    base = re.sub(r"-{2,}", "-", base).strip("-")
+    if not base[:1].isalpha():
+        base = ("db-" + base).strip("-")
+    base = base[:63 - len(suffix) - 1].rstrip("-")
+    return f"{base}-{suffix}"
+
+
 def clock() -> float:
     """Seconds since the epoch as now_ms()/ago_ms() see them; `triage test`
     freezes it to a case's recording time (triage.casefile.frozen_clock)."""
@@ -440,6 +535,18 @@ class TriageFunctions(jfn.Functions):
     @jfn.signature({"types": ["array", "null"]}, {"types": ["array", "null"]})
     def _func_route_egress(self, subnets, tables):
         return route_egress(subnets, tables)
+
+    @jfn.signature({"types": ["array", "null"]}, {"types": ["array", "null"]})
+    def _func_nat_route_fix(self, rows, tables):
+        return nat_route_fix(rows, tables)
+
+    @jfn.signature({"types": ["string", "null"]})
+    def _func_rds_proxy_name(self, db):
+        return rds_proxy_name(db)
+
+    @jfn.signature({"types": ["string", "null"]}, {"types": ["string"]})
+    def _func_rds_name(self, db, suffix):
+        return rds_proxy_name(db, suffix)
 
     @jfn.signature({"types": ["number"]}, {"types": ["number"]})
     def _func_add(self, a, b):
