@@ -974,8 +974,7 @@ def unseen_layers(f: dict) -> list[dict]:
     if not f.get("resource_policy_read"):
         support = resource_policy_support(f.get("actions"), f.get("resource"))
         if support["supported"] is False:
-            add("resource-based policy", "does not apply", f"{support['name']} resources have no resource-based "
-                f"policy ({RBP_SOURCE})")
+            add("resource-based policy", "does not apply", f"{support['service']} resources have no resource-based policy")
         else:
             add("resource-based policy", "not evaluated", f"triage reads S3 bucket, Lambda function and KMS key "
                 f"policies; the resource-based policy of {f.get('resource')} (if it has one) was not read")
