@@ -269,3 +269,67 @@ def test_not_explained_names_a_resource_policy_it_does_not_read(cli):
     assert f["check"] == "not-explained"
     layers = {x["layer"]: x["why"] for x in f["evidence"]["not_evaluated"]}
     assert "was not read" in layers["resource-based policy"]
+
+
+# --- cross-account to a service without resource-based policies (issue 12 audit) ---------------
+
+def test_cross_account_ec2_proposes_a_role_in_the_resource_account_never_a_resource_policy(cli, world):
+    """EC2 has no resource-based policies (IAM User Guide, AWS services that work with IAM):
+    was "Add a statement to the resource policy"; now the role-assumption path, each
+    document exact (checked by the evaluator here)."""
+    from triage.iam import bridge
+    from triage.iam.evaluate import Policy, Request, evaluate, evaluate_trust
+
+    instance_arn = world.case(principal="ops-bob").inputs["resource"]
+    caller = "arn:aws:iam::999999999999:role/partner-ops"
+    data = as_json(run(cli, "--principal", caller, "--action", "ec2:StartInstances", "--resource", instance_arn,
+                       "-o", "json"))
+    (f,) = data["findings"]
+    assert f["check"] == "resource-policy-blocks" and f["evidence"]["resource_policy_supported"] is False
+    text = f["title"] + f["explanation"] + f["fix"]["text"]
+    assert "Amazon EC2 resources have no resource-based policy" in f["title"]
+    assert "reference_aws-services-that-work-with-iam" in f["explanation"]
+    assert "Add a statement to the resource policy" not in text and "resource policy must grant it" not in text
+    create, permissions, assume = (shlex.split(c) for c in f["fix"]["commands"])
+    role = "triage-999999999999-partner-ops"
+    role_arn = f"arn:aws:iam::{ACCOUNT}:role/{role}"
+    assert create[:5] == ["aws", "iam", "create-role", "--role-name", role]
+    assert permissions[:5] == ["aws", "iam", "put-role-policy", "--role-name", role]
+    assert assume[:5] == ["aws", "iam", "put-role-policy", "--role-name", "partner-ops"]
+    trust = json.loads(create[create.index("--assume-role-policy-document") + 1])
+    grant = json.loads(permissions[permissions.index("--policy-document") + 1])
+    own = json.loads(assume[assume.index("--policy-document") + 1])
+    # the trust names exactly the caller
+    t = Policy(trust, kind="trust", name="trust")
+    own_p = [Policy(own, kind="identity", name="own")]
+    assert evaluate_trust(t, caller, role_arn=role_arn, identity=own_p).allowed
+    for other in ("arn:aws:iam::999999999999:role/someone-else", f"arn:aws:iam::{ACCOUNT}:role/ops-admin"):
+        assert not evaluate_trust(t, other, role_arn=role_arn, identity=own_p).allowed
+    # the role may do exactly the request; the caller may assume exactly that role
+    assert bridge.verify_grant(grant, ["ec2:StartInstances"], instance_arn) == []
+    assert bridge.verify_grant(own, ["sts:AssumeRole"], role_arn) == []
+    g = [Policy(grant, kind="identity", name="grant")]
+    assert evaluate(Request(role_arn, "ec2:StartInstances", instance_arn), g).allowed
+    for action in ("ec2:StopInstances", "ec2:TerminateInstances", "ec2:RunInstances"):
+        assert not evaluate(Request(role_arn, action, instance_arn), g).allowed
+    assert not evaluate(Request(role_arn, "ec2:StartInstances", instance_arn[:-3] + "fff"), g).allowed
+
+
+def test_cross_account_s3_still_adds_to_the_bucket_policy(cli):
+    data = as_json(run(cli, "--principal", "arn:aws:iam::999999999999:role/partner-reader", "--action",
+                       "s3:GetObject", "--resource", OBJECT_ARN, "-o", "json"))
+    (f,) = data["findings"]
+    assert f["evidence"]["resource_policy_supported"] is True and f["evidence"]["role_in_resource_account"] is None
+    assert [shlex.split(c)[2] for c in f["fix"]["commands"]] == ["put-bucket-policy"]
+
+
+def test_cross_account_dynamodb_names_the_table_policy_it_did_not_read(cli):
+    """DynamoDB tables have resource-based policies (since 2024): a statement there, and the read."""
+    table = f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/orders"
+    data = as_json(run(cli, "--principal", "arn:aws:iam::999999999999:role/partner-reader", "--action",
+                       "dynamodb:GetItem", "--resource", table, "-o", "json"))
+    (f,) = data["findings"]
+    assert f["evidence"]["resource_policy_supported"] is True
+    assert "the table's (or stream's) resource-based policy" in f["fix"]["text"]
+    assert "triage does not read" in f["explanation"]
+    assert f["fix"]["commands"] == [f"aws dynamodb get-resource-policy --resource-arn {table}"]

@@ -136,3 +136,64 @@ def test_a_cluster_endpoint_gives_its_region_too():
         r = route(f"(1040, 'Too many connections') host={host}", catalog.discover())
         assert r.routed_to == "rds-connections" and r.inputs["db"] == "orders-db", host
         assert r.extracted["region"] == "eu-west-1", host
+
+
+# --- issue 13 (audit): non-ARN resources, bare principals, the S3 destination's action ------------
+
+SOLR = ("Error: error deleting Service Discovery Private DNS Namespace (ns-solr): AccessDeniedException: "
+        "User: ssb-solr-broker is not authorized to perform: servicediscovery:DeleteNamespace on resource: "
+        "namespace/ns-solr")     # GSA/datagov-ssb#170
+SMOKE = ("api error AccessDenied: User: arn:aws:sts::697149045717:assumed-role/gha-role/GitHubActions is not "
+         "authorized to perform: iam:CreatePolicy on resource: policy smoketest_extension_lambda_logging because "
+         "no identity-based policy allows the iam:CreatePolicy action")    # elastic/apm-aws-lambda#526
+
+
+@pytest.mark.parametrize("text,principal,resource", [
+    (SOLR, "ssb-solr-broker", "namespace/ns-solr"),
+    ("failed creating SNS Topic (solr-memory-topic): AuthorizationError: ssb-solr-broker is not authorized to "
+     "perform: SNS:CreateTopic on resource: solr-memory-topic", "ssb-solr-broker", "solr-memory-topic"),
+    ("Error: reading IAM policy version solr-ecs-tasks: AccessDenied: User: ssb-solr-broker is not authorized to "
+     "perform: iam:GetPolicyVersion on resource: policy solr-ecs-tasks version v1", "ssb-solr-broker",
+     "policy solr-ecs-tasks version v1"),
+    ("AccessDeniedException: User: ssb-solr-broker is not authorized to perform: servicediscovery:ListTagsForResource "
+     "on resource: servicediscovery:*/*", "ssb-solr-broker", "servicediscovery:*/*"),
+])
+def test_a_non_arn_resource_and_a_bare_principal_are_kept(text, principal, resource):
+    r = route(text, catalog.discover())
+    assert r.routed_to == "access-denied"
+    assert r.extracted["principal"] == principal and r.inputs["principal"] == principal
+    assert r.extracted["resource"] == resource
+
+
+def test_user_is_not_authorized_names_no_principal():
+    r = route("AccessDeniedException: User is not authorized to perform: cognito-idp:AdminGetUser on resource: x",
+              catalog.discover())
+    assert "principal" not in r.extracted and "principal" not in r.inputs and "--principal" in r.missing_flags()
+
+
+@pytest.mark.parametrize("text,flag_hint", [
+    (SOLR, "arn:aws:servicediscovery:$REGION:$ACCOUNT:namespace/$NAMESPACE_ID"),
+    (SMOKE, "arn:${Partition}:iam::${Account}:policy/${PolicyNameWithPath}"),
+])
+def test_explain_shows_a_resource_access_denied_refuses_instead_of_a_usage_error(text, flag_hint):
+    """Was: exit 2, "--resource ... not an ARN" and nothing of what was extracted."""
+    r = run_cli("explain", text)
+    assert r.code == run_cli("explain", "--no-run", "AccessDenied: is not authorized to perform: s3:GetObject").code == 0
+    assert "Traceback" not in r.err and "triage: error" not in r.err
+    flat = " ".join(r.out.split())
+    assert "cannot run with --resource" in flat and "not an ARN" in flat
+    assert flag_hint.replace(" ", "") in flat.replace(" ", "")
+    assert "access-denied was not run" in r.err and "--input resource=VALUE" in r.err
+    data = json.loads(run_cli("explain", "-o", "json", text).out)
+    assert data["diagnosis"] is None and data["inputs"]["resource"] == data["extracted"]["resource"]
+    (refused,) = data["refused"]
+    assert refused["flag"] == "--resource" and flag_hint in refused["hint"]
+
+
+def test_an_s3_notification_with_a_lambda_destination_is_not_a_lambda_action():
+    text = ("An error occurred (InvalidArgument) when calling the PutBucketNotificationConfiguration operation: "
+            "Unable to validate the following destination configurations\n"
+            "  LambdaFunctionArn: arn:aws:lambda:us-east-1:123456789012:function:thumbnails")
+    r = route(text, catalog.discover())
+    assert r.routed_to == "lambda-not-found" and r.inputs["function"] == "thumbnails"
+    assert r.extracted.get("action") in (None, "s3:PutBucketNotification"), r.extracted  # was lambda:PutBucket...

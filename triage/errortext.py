@@ -608,12 +608,20 @@ def _understand(clean: str, lines: str) -> ParsedError:
 # ---------------------------------------------------------------------------
 
 
+# Words a bare-name principal rule can catch that name nobody ("User is not authorized ...").
+_NOT_A_NAME = frozenset({"user", "caller", "principal", "role", "you", "it", "this", "the", "account", "identity",
+                         "request", "client", "sender"})
+
+
 def derive(parsed: ParsedError, facts: dict[str, object], notes: list[str]) -> None:
     """Add to ``facts`` what follows from them: the account, role and session
     of a principal ARN, the account and "service:type" of a resource or
     function ARN, and the IAM action of the API operation when the message did
     not name one (with a note saying it was inferred)."""
     principal = facts.get("principal")
+    if isinstance(principal, str) and principal.lower() in _NOT_A_NAME:
+        del facts["principal"]      # "AccessDeniedException: User is not authorized to perform ...": nobody named
+        principal = None
     if isinstance(principal, str) and (principal.startswith("arn:") or principal == "anonymous"):
         _principal_facts(principal, facts, notes)
     for key in ("function_arn", "resource"):
@@ -635,9 +643,25 @@ def derive(parsed: ParsedError, facts: dict[str, object], notes: list[str]) -> N
         or _service_from_facts(facts)
     )
     action = _action_for(parsed.operation, service)
+    if action and not parsed.service and not _aws_has(action):
+        # the service was guessed (from an ARN in the text): S3's PutBucketNotificationConfiguration
+        # naming the Lambda destination is not lambda:PutBucketNotificationConfiguration
+        action = _action_for(parsed.operation, None)
+        if action and not _aws_has(action):
+            action = None
     if action:
         facts["action"] = action
         notes.append(f"action {action} was inferred from the {parsed.operation} operation; the message did not name it.")
+
+
+def _aws_has(action: str) -> bool:
+    """Whether AWS's catalogue of IAM actions has ``action`` (a service it does not
+    know is given the benefit of the doubt)."""
+    from .iam import catalog as cat
+
+    prefix, _, name = action.partition(":")
+    svc = cat.catalog().service(prefix)
+    return svc is None or name.lower() in svc.lower
 
 
 def _service_from_facts(facts: dict[str, object]) -> str | None:

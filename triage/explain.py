@@ -302,7 +302,10 @@ def route(text: str, entries: dict) -> Routing:
                 if value is not None:
                     facts.setdefault(name, _number(value))
     notes = list(parsed.notes)
+    before = set(facts)
     derive(parsed, facts, notes)   # generic: role behind a session, resource type, account, action from the operation
+    for name in before - set(facts):   # a fact derive ruled out ("User is not authorized": no principal named)
+        inputs.pop(name, None)
     notes += [n for n in _notes(signals_of(entry), normalised, facts) if n not in notes]
     for name, spec in entry.inputs.items():
         if name in inputs:

@@ -746,6 +746,17 @@ class TriageFunctions(jfn.Functions):
         from .iam.bridge import resource_policy_fix
         return resource_policy_fix(document, principal, actions, resource, kind)
 
+    @jfn.signature({"types": ["array", "null"]}, {"types": ["string", "null"]})
+    def _func_resource_policy_support(self, actions, resource):
+        from .iam.bridge import resource_policy_support
+        return resource_policy_support(actions, resource)
+
+    @jfn.signature({"types": ["string", "null"]}, {"types": ["array", "null"]}, {"types": ["string", "null"]},
+                   {"types": ["string", "null"]})
+    def _func_cross_account_role(self, principal, actions, resource, resource_account):
+        from .iam.bridge import cross_account_role
+        return cross_account_role(principal, actions, resource, resource_account)
+
     @jfn.signature({"types": ["array"]})
     def _func_rcp_service(self, actions):
         from .iam.bridge import rcp_service

@@ -29,6 +29,7 @@ def cmd_explain(args, env) -> int:
     routing = route(text, entries)
     fmt = option(args, "output", "text")
     diagnosis = None
+    refused: list[dict] = []
     status = ExitStatus.OK
     # The region the ARN (or endpoint) names, unless --region says otherwise: set before
     # the run, since an input may keep only the name (--function orders-api of
@@ -41,12 +42,16 @@ def cmd_explain(args, env) -> int:
         inputs = {**routing.inputs, **parse_inputs(pb, args.input)}
         routing.missing = [m for m in routing.missing if m not in inputs]
         routing.inputs = inputs
-        if not args.no_run and not routing.missing:
+        if not routing.missing:
+            refused = _refused(pb, inputs)
+        if not args.no_run and not routing.missing and not refused:
             diagnosis, status = run_diagnosis(pb, inputs, args, env)
     data = {"routed_to": routing.routed_to, "confidence": routing.confidence,
             "alternatives": routing.alternatives, "extracted": routing.extracted,
             "inputs": routing.inputs, "missing": routing.missing_flags(), "reason": routing.reason,
             "notes": routing.notes, "diagnosis": diagnosis.to_dict() if diagnosis else None}
+    if refused:
+        data["refused"] = refused
     if fmt == "json":
         env.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
     else:
@@ -60,6 +65,12 @@ def cmd_explain(args, env) -> int:
                              "paste the whole AWS error (the 'An error occurred (...)' line, or the "
                              "'User: ... is not authorized to perform: ...' message)\n")
         return ExitStatus.USAGE
+    if refused and not args.no_run and fmt != "json":
+        r = refused[0]
+        others = {k: v for k, v in routing.inputs.items() if k != r["input"]}
+        env.stderr.write(f"triage: {routing.routed_to} was not run: the text gives {r['flag']} {r['value']}, which "
+                         f"it cannot use\n  hint: add --input {r['input']}=VALUE, or run: triage {routing.routed_to} "
+                         + command_line_flags(others) + f" {r['flag']} ...\n")
     if routing.missing and not args.no_run:
         if fmt != "json":
             env.stderr.write(f"triage: {routing.routed_to} needs {', '.join(routing.missing_flags())}, "
@@ -69,6 +80,24 @@ def cmd_explain(args, env) -> int:
                              + "".join(f" {f} ..." for f in routing.missing_flags()) + "\n")
         return ExitStatus.USAGE
     return status
+
+
+def _refused(pb, inputs: dict) -> list[dict]:
+    """The input the playbook's own validation refuses (a resource that is not an ARN:
+    "on resource: namespace/ns-solr"), as {input, flag, value, problem, hint}: the text
+    said it, but the playbook cannot run with it, so explain shows it and says what to
+    write instead rather than failing with a usage error. [] when every input is fine."""
+    from .. import engine
+
+    try:
+        engine.coerce_inputs(pb, dict(inputs), [])
+    except UsageError as exc:
+        flag = next((spec.flag for spec in pb.inputs.values() if exc.message.startswith(spec.flag + " ")), None)
+        name = next((n for n, spec in pb.inputs.items() if spec.flag == flag), None)
+        if name is None:
+            raise
+        return [{"input": name, "flag": flag, "value": inputs.get(name), "problem": exc.message, "hint": exc.hint}]
+    return []
 
 
 def _render_text(data: dict, env, fmt: str, diagnosis, args) -> None:
@@ -91,6 +120,10 @@ def _render_text(data: dict, env, fmt: str, diagnosis, args) -> None:
     if data["routed_to"] and data["missing"]:
         console.print(Text("  missing: " + " ".join(data["missing"]) + "  (the text does not say; pass --input NAME=VALUE)",
                            style="yellow"))
+    for r in data.get("refused") or []:
+        console.print(Text(f"  cannot run with {r['problem']}", style="yellow"))
+        if r.get("hint"):
+            console.print(Text(f"    {r['hint']}", style="yellow"))
     if diagnosis is not None:
         console.print()
         render(diagnosis.to_dict(), fmt, env.stdout, color=color_option(args))

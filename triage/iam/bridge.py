@@ -828,11 +828,100 @@ def resource_policy_fix(document: Any, principal: str | None, actions: list[str]
     return doc
 
 
-# Services whose resources have no resource-based policy (IAM User Guide,
-# reference_aws-services-that-work-with-iam, "Resource-based policies: No"), the common
-# ones; any other service's policy is reported as "not evaluated", never ruled out.
+# Which services' resources can carry a resource-based policy: the "Resource-based policies"
+# column of the IAM User Guide's "AWS services that work with IAM" table
+# (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_aws-services-that-work-with-iam.html)
+# and each service's "How <service> works with IAM" page. AWS's Service Authorization
+# Reference (aws_catalog.jsonl) does not say, so this is a small table of the common
+# services; a service in neither set is "unknown", never ruled out.
+RBP_SOURCE = "https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_aws-services-that-work-with-iam.html"
+# prefix -> what the policy is called and, where the CLI takes the ARN last, how to read it
+RESOURCE_POLICIES = {
+    "s3": ("the bucket policy", None), "s3express": ("the directory bucket's policy", None),
+    "lambda": ("the function's resource-based policy", "aws lambda get-policy --function-name"),
+    "kms": ("the key policy", None),
+    "sqs": ("the queue policy", None),
+    "sns": ("the topic policy", "aws sns get-topic-attributes --topic-arn"),
+    "secretsmanager": ("the secret's resource policy", "aws secretsmanager get-resource-policy --secret-id"),
+    # DynamoDB tables and streams have resource-based policies since March 2024 (DynamoDB
+    # developer guide, access-control-resource-based); backups and exports do not
+    "dynamodb": ("the table's (or stream's) resource-based policy",
+                 "aws dynamodb get-resource-policy --resource-arn"),
+    "kinesis": ("the stream's resource-based policy", "aws kinesis get-resource-policy --resource-arn"),
+    "ecr": ("the repository policy", None), "events": ("the event bus policy", None),
+    "logs": ("the CloudWatch Logs resource policy (or destination policy)", None),
+    "glacier": ("the vault access policy", None), "backup": ("the backup vault access policy", None),
+    "elasticfilesystem": ("the file system policy", None), "es": ("the domain access policy", None),
+    "execute-api": ("the API's resource policy", None), "ses": ("the identity's sending authorization policy", None),
+    "glue": ("the Data Catalog resource policy", None), "codeartifact": ("the domain or repository policy", None),
+    "acm-pca": ("the private CA's resource policy", None), "serverlessrepo": ("the application policy", None),
+    "kafka": ("the cluster policy", None), "iam": ("the role's trust policy", None),
+    "sts": ("the role's trust policy", None),
+}
 NO_RESOURCE_POLICY = frozenset({"ec2", "rds", "cloudwatch", "autoscaling", "elasticloadbalancing", "cloudformation",
-                                "ecs", "eks", "route53", "cloudfront"})
+                                "ecs", "eks", "route53", "cloudfront", "elasticache", "states", "athena",
+                                "cognito-idp", "cognito-identity", "codecommit", "codedeploy", "codepipeline",
+                                "elasticbeanstalk", "elasticmapreduce", "batch", "dax"})
+
+
+def resource_policy_support(actions: list[str] | None, resource: str | None) -> dict:
+    """Whether the resource of this request can have a resource-based policy:
+    {service, name, supported: true|false|null (unknown), policy, read, source}."""
+    from . import catalog as cat
+
+    service = ""
+    fields = str(resource or "").split(":")
+    if len(fields) >= 6 and fields[0] == "arn":
+        service = fields[2].lower()
+    if not service and actions:
+        service = str(actions[0]).split(":", 1)[0].lower()
+    svc = cat.catalog().service(service) if service else None
+    name = svc.name if svc else service or "this service"
+    if service in RESOURCE_POLICIES:
+        policy, read = RESOURCE_POLICIES[service]
+        return {"service": service, "name": name, "supported": True, "policy": policy,
+                "read": read.split() + [resource] if read and resource and "$" not in resource else None,
+                "source": RBP_SOURCE}
+    return {"service": service, "name": name, "supported": False if service in NO_RESOURCE_POLICY else None,
+            "policy": None, "read": None, "source": RBP_SOURCE}
+
+
+def cross_account_role(principal: str | None, actions: list[str] | None, resource: str | None,
+                       resource_account: str | None) -> dict | None:
+    """The way across accounts for a resource that cannot carry a resource-based policy: a
+    role in the resource's account that trusts exactly the caller (its role, for a session)
+    and allows exactly the asked actions on exactly this resource, and the caller's own
+    permission to assume exactly that role. Every document goes through the evaluator
+    (least_privilege; the trust: the caller may assume it, another principal may not).
+    None when it cannot be built exactly (no principal, no account, a wildcard resource)."""
+    ref = principal_ref(principal)
+    if ref["kind"] == "unknown" or not ref["account"] or not resource_account or not actions:
+        return None
+    if ref["account"] == resource_account:
+        return None
+    caller = ref["arn"] or f"arn:aws:iam::{ref['account']}:role/{ref['name']}"
+    name = re.sub(r"[^\w+=,.@-]", "-", f"triage-{ref['account']}-{ref['name']}")[:64]
+    role_arn = f"arn:aws:iam::{resource_account}:role/{name}"
+    try:
+        permissions = least_privilege(list(actions), str(resource))
+        assume = least_privilege(["sts:AssumeRole"], role_arn)
+    except (FixNotMinimal, PolicyError):
+        return None
+    trust = {"Version": "2012-10-17", "Statement": [
+        {"Sid": "TriageTrustCaller", "Effect": "Allow", "Principal": {"AWS": caller}, "Action": "sts:AssumeRole"}]}
+    trust_policy = Policy(trust, kind="trust", name="trust")
+    caller_side = [Policy(assume, kind="identity", name="assume")]
+
+    def trusts(who: str) -> bool:
+        return evaluate_trust(trust_policy, who, role_arn=role_arn, identity=caller_side).allowed
+    if not trusts(caller) or trusts(f"arn:aws:iam::{ref['account']}:role/someone-else") \
+            or trusts(f"arn:aws:iam::{resource_account}:role/someone-else"):
+        return None
+    return {"role_name": name, "role_arn": role_arn, "caller": caller, "caller_kind": ref["kind"],
+            "caller_name": ref["name"], "caller_account": ref["account"], "trust": trust,
+            "permissions": permissions, "assume": assume,
+            "policy_name": "triage-allow-" + re.sub(r"^.*:", "", sorted(actions)[0]).lower(),
+            "assume_policy_name": "triage-assume-" + name[len("triage-"):][:40]}
 
 RCP_SERVICES = frozenset({"s3", "sts", "kms", "sqs", "secretsmanager", "cognito-identity", "dynamodb", "ecr",
                           "logs", "aoss"})
@@ -883,8 +972,9 @@ def unseen_layers(f: dict) -> list[dict]:
             "its RCPs (and, for the resource owner, its own view) are not readable from here")
     service = str(f.get("resource") or "").split(":")[2:3]
     if not f.get("resource_policy_read"):
-        if service and service[0] in NO_RESOURCE_POLICY:
-            add("resource-based policy", "does not apply", f"{service[0]} resources have no resource-based policy")
+        support = resource_policy_support(f.get("actions"), f.get("resource"))
+        if support["supported"] is False:
+            add("resource-based policy", "does not apply", f"{support['service']} resources have no resource-based policy")
         else:
             add("resource-based policy", "not evaluated", f"triage reads S3 bucket, Lambda function and KMS key "
                 f"policies; the resource-based policy of {f.get('resource')} (if it has one) was not read")
