@@ -188,6 +188,9 @@ def test_aws_unavailable_is_said_once_on_a_terminal_and_once_per_stream_otherwis
     screen = out.getvalue() + err.getvalue()
     assert screen.count("Not checked: AWS was unavailable (AWS endpoint unreachable") == 1, screen
     assert "AWS unavailable" not in screen, screen     # it was in stdout's last line and on stderr too
+    # nor again, word for word, in the "Recent changes" section (it said "not checked: AWS was unavailable (AWS endpoint …)")
+    assert screen.lower().count("aws was unavailable (aws endpoint unreachable") == 1, screen
+    assert "not checked: AWS was unavailable (see above)" in screen, screen
     assert err.getvalue().startswith("triage: hint: check credentials")
     # stdout to a file or a pipe: stdout says it once, and so does stderr
     r = run_cli(*argv)
