@@ -188,6 +188,9 @@ def test_aws_unavailable_is_said_once_on_a_terminal_and_once_per_stream_otherwis
     screen = out.getvalue() + err.getvalue()
     assert screen.count("Not checked: AWS was unavailable (AWS endpoint unreachable") == 1, screen
     assert "AWS unavailable" not in screen, screen     # it was in stdout's last line and on stderr too
+    # nor again, word for word, in the "Recent changes" section (it said "not checked: AWS was unavailable (AWS endpoint …)")
+    assert screen.lower().count("aws was unavailable (aws endpoint unreachable") == 1, screen
+    assert "not checked: AWS was unavailable (see above)" in screen, screen
     assert err.getvalue().startswith("triage: hint: check credentials")
     # stdout to a file or a pipe: stdout says it once, and so does stderr
     r = run_cli(*argv)
@@ -216,3 +219,26 @@ def test_the_scan_table_fits_COLUMNS(monkeypatch):
     out = io.StringIO()
     render_text(data, out, color=False)                   # a pipe without COLUMNS: rows stay on one line
     assert any(len(line) > 100 for line in out.getvalue().splitlines())
+
+
+def test_the_scan_table_keeps_its_titles_at_80_columns(monkeypatch):
+    """At 80 columns the no-wrap columns took every cell and the title column got
+    none: each row's title was gone. Narrow tables put it under the finding id."""
+    from triage.commands.scan import render_text
+
+    rows = [{"severity": "medium", "check": "event-source-mapping-unhealthy", "playbook": "lambda-not-found",
+             "resource": "payments-listener", "regions": ["us-east-1"],
+             "title": "Event source mapping of payments-listener is disabled"},
+            {"severity": "critical", "check": "root-access-keys", "playbook": "account-posture",
+             "resource": None, "regions": ["us-east-1"], "title": "The root user has access keys"}]
+    data = {"scan": {"runs": 2, "playbooks": ["lambda-not-found", "account-posture"], "regions": ["us-east-1"],
+                     "seconds": 1.0, "calls": {"total": 3, "cached": 0, "failed": 0}},
+            "summary": {"rows": rows, "findings": 2}, "outcome": "findings", "not_checked": [], "diagnoses": []}
+    monkeypatch.setenv("COLUMNS", "80")
+    out = io.StringIO()
+    render_text(data, out, color=False)
+    text = out.getvalue()
+    assert max(len(line) for line in text.splitlines()) <= 80, text
+    assert "The root user has access keys" in text, text
+    assert "Event source mapping of" in text and "is disabled" in text, text
+    assert "event-source-mapping-unhealthy" in text and "payments-listener" in text, text

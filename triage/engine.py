@@ -313,7 +313,8 @@ def run(playbook: Playbook, inputs: dict[str, Any], aws: Aws, *, deadline: float
                           observations=observations)
     diagnosis.unavailable = _unavailable(outcomes, calls, stop_reason if timed_out else None)
     if watch is not None:
-        stop = stop_reason or (f"AWS was unavailable ({diagnosis.unavailable})" if diagnosis.unavailable else None)
+        # the diagnosis already says why AWS was unavailable (its "error"): said once, not again here
+        stop = stop_reason or ("AWS was unavailable (see above)" if diagnosis.unavailable else None)
         diagnosis.changes = watch.finish(context, findings, stop=stop)
         diagnosis.seconds = time.monotonic() - started
     return diagnosis

@@ -128,9 +128,29 @@ def test_no_source_at_all_is_null_with_the_reason_never_an_empty_list(proxy):
     assert data["change_search"]["reason"] == (
         "could not check: needs cloudtrail:LookupEvents, cloudtrail:DescribeTrails (lookup-events: LookupEvents was "
         "denied (AccessDeniedException); trail-files: cloudtrail.DescribeTrails was denied (AccessDeniedException): "
-        "needs permission cloudtrail:DescribeTrails)")
+        "needs permission cloudtrail:DescribeTrails); resource metadata was not read for orders: a bare name could be "
+        "any service, give its ARN (e.g. --resource arn:aws:lambda:REGION:ACCOUNT:function:NAME) to read it")
     text = run_cli("changes", "--resource", "orders", endpoint=proxy.url)
     assert text.code == 4 and "could not check: needs cloudtrail:LookupEvents" in text.out
+
+
+def test_changes_by_arn_without_cloudtrail_lists_the_metadata_and_a_bare_name_says_how_to_get_it(proxy):
+    """`triage changes --resource NAME` with CloudTrail unreadable was null with a reason
+    that only named CloudTrail, as if resource metadata had been tried: it had not (a
+    bare name names no service). The reason now says so; the function's ARN lists it."""
+    proxy.add_fault("LookupEvents", access_denied())
+    proxy.add_fault("DescribeTrails", access_denied())
+    r = run_cli("changes", "--resource", TIMEOUT_FUNCTION, "--output", "json", endpoint=proxy.url)
+    data = json.loads(r.out)
+    assert r.code == 4 and data["changes"] is None
+    assert f"resource metadata was not read for {TIMEOUT_FUNCTION}: a bare name could be any service" in \
+        data["change_search"]["reason"]
+    arn = f"arn:aws:lambda:us-east-1:123456789012:function:{TIMEOUT_FUNCTION}"
+    r = run_cli("changes", "--resource", arn, "--output", "json", endpoint=proxy.url)
+    data = json.loads(r.out)
+    assert r.code == 0 and data["change_search"]["answered_by"] == "metadata"
+    assert [c["event"] for c in data["changes"]] == ["LastModified"]
+    assert data["change_search"]["reason"].startswith("CloudTrail was not available")
 
 
 def test_changes_never_change_the_outcome(proxy):

@@ -36,6 +36,13 @@ def cmd_changes(args, env) -> int:
     timeline = Watch(Request(since), aws, region, resources=resources,
                      deadline=option(args, "deadline", DEFAULT_DEADLINE)).finish()
     data = deep_clean(aws.redactor.deep(timeline.to_dict(aws.redactor)))
+    bare = [r.name for r in resources if r.kind is None]
+    if data["changes"] is None and bare and not timeline.unreachable and data["change_search"].get("reason"):
+        # CloudTrail could not be read, and resource metadata needs to know the service:
+        # say so, rather than let "could not check" read as if metadata had been tried
+        data["change_search"]["reason"] += (
+            f"; resource metadata was not read for {', '.join(bare)}: a bare name could be any service, "
+            "give its ARN (e.g. --resource arn:aws:lambda:REGION:ACCOUNT:function:NAME) to read it")
     data["change_search"]["region"] = region
     fmt = option(args, "output", "text")
     if fmt == "json":

@@ -117,12 +117,22 @@ def render_text(data: dict, out, *, color: bool | None = None) -> None:
     rows = data["summary"]["rows"]
     if rows:
         table = Table(title=Text(f"{len(rows)} finding(s)", style="bold"), title_justify="left")
+        # Narrow (an 80-column terminal): the title goes under the finding id, else rich
+        # gives the no-wrap columns all the room and the title column none at all.
+        narrow = console.width < 120
         for name in ("severity", "finding", "resource", "region"):
-            table.add_column(name, no_wrap=True)
-        table.add_column("title", overflow="fold", ratio=1)
+            if narrow and name == "finding":
+                table.add_column("finding / title", overflow="fold", ratio=1)
+            else:
+                table.add_column(name, no_wrap=name == "severity", overflow="fold")
+        if not narrow:
+            table.add_column("title", overflow="fold", ratio=1)
         for r in rows:
-            table.add_row(Text(r["severity"].upper(), style=r["severity"]), Text(r["check"], style="check-id"),
-                          Text(r["resource"] or "(account)"), Text(", ".join(r["regions"])), Text(r["title"]))
+            finding = Text(r["check"], style="check-id")
+            cells = [Text(r["severity"].upper(), style=r["severity"]),
+                     Text.assemble(finding, "\n", r["title"]) if narrow else finding,
+                     Text(r["resource"] or "(account)"), Text(", ".join(r["regions"]))]
+            table.add_row(*cells, *([] if narrow else [Text(r["title"])]))
         console.print(table)
     else:
         style, sentence = VERDICTS[data["outcome"]]
