@@ -132,24 +132,61 @@ def evaluate(net: dict) -> dict:
     return {"block": _summary(blocks), "hops": hops, "notes": list(dict.fromkeys(notes))}
 
 
+_ACTION_MARK = "__TRIAGE_ACTION__"   # where "$ACTION" goes in a policy printed before the call is known
+
+
 def _block(pair, endpoint: dict, principal: str | None, service: str, action: str | None, resource: str | None,
            d: dict) -> dict:
+    """The fix for one blocked path: an Allow for exactly this caller and call,
+    the policy's other statements kept. An explicit Deny is narrowed only when
+    the IAM evaluator can carve exactly this request out of it (iam.bridge.
+    deny_narrowed, verified); otherwise it is shown, not removed: a Deny for
+    everyone was written for more than this caller. Without --action the call
+    is a shell variable ("$ACTION"), never `service:*`."""
+    from ..iam.bridge import deny_narrowed
+
     doc = _document(endpoint.get("policy")) or {"Statement": []}
     statements = [s for s in _list(doc.get("Statement")) if isinstance(s, dict)]
-    kept = statements
+    command, narrowed = None, False
     if d.get("explicit") and d.get("statement"):
-        kept = [s for i, s in enumerate(statements) if (s.get("Sid") or f"#{i}") != d["statement"]]
-    grant = {"Sid": "AllowFromTriageFix", "Effect": "Allow",
-             "Principal": {"AWS": principal} if principal else "*",
-             "Action": action or f"{service}:*", "Resource": resource or "*"}
-    policy = {"Version": doc.get("Version") or "2012-10-17", "Statement": kept + [grant]}
-    command = ["aws", "ec2", "modify-vpc-endpoint", "--vpc-endpoint-id", endpoint.get("id"),
-               "--policy-document", json.dumps(policy, separators=(",", ":"))]
+        carved = deny_narrowed(doc, d["statement"], principal, [action], resource or "*", "resource") \
+            if action and principal else None
+        if carved is not None:
+            kept, narrowed = [s for s in _list(carved.get("Statement")) if isinstance(s, dict)], True
+        else:
+            kept = None
+    else:
+        kept = statements
+    if kept is not None:
+        grant = {"Sid": _unused_sid(kept), "Effect": "Allow",
+                 "Principal": {"AWS": principal} if principal else "*",
+                 "Action": action or _ACTION_MARK, "Resource": resource or "*"}
+        if narrowed and decide({"Statement": kept}, principal, service, action).get("allowed"):
+            grant = None     # with the Deny narrowed, an Allow already there admits it
+        policy = {"Version": doc.get("Version") or "2012-10-17", "Statement": kept + ([grant] if grant else [])}
+        text = json.dumps(policy, separators=(",", ":"))
+        word: Any = text
+        if not action:   # the engineer names the call: "$ACTION" expands inside the quoted document
+            before, after = text.split(_ACTION_MARK, 1)
+            word = {"var": "ACTION", "prefix": before, "suffix": after}
+        command = ["aws", "ec2", "modify-vpc-endpoint", "--vpc-endpoint-id", endpoint.get("id"),
+                   "--policy-document", word]
+    else:   # shown, not changed
+        command = ["aws", "ec2", "describe-vpc-endpoints", "--vpc-endpoint-ids", endpoint.get("id"),
+                   "--query", "VpcEndpoints[0].PolicyDocument", "--output", "text"]
     return {"pair": pair.label, "endpoint": endpoint.get("id"), "service": endpoint.get("service"),
             "principal": principal, "action": action, "reason": d["reason"], "statement": d.get("statement"),
-            "iam_prefix": service,
+            "iam_prefix": service, "changes_policy": kept is not None, "narrowed": narrowed,
             "explicit": bool(d.get("explicit")), "source": pair.source["name"],
             "statements": [json.dumps(s, separators=(",", ":")) for s in statements], "command": command}
+
+
+def _unused_sid(statements: list[dict]) -> str:
+    used = {str(s.get("Sid")) for s in statements if s.get("Sid")}
+    sid, n = "AllowFromTriageFix", 2
+    while sid in used:
+        sid, n = f"AllowFromTriageFix{n}", n + 1
+    return sid
 
 
 def _summary(blocks: list[dict]) -> dict | None:
@@ -162,16 +199,23 @@ def _summary(blocks: list[dict]) -> dict | None:
     explanation = (f"{b['source']} reaches {b['service']} through the interface endpoint {b['endpoint']}, and every "
                    f"request through an endpoint must be allowed by its endpoint policy: {b['reason']}. The network "
                    f"path is open, but the calls are refused (AccessDenied naming the VPC endpoint).")
-    if b["explicit"] and b["statement"]:
+    if b["explicit"] and b["statement"] and not b["changes_policy"]:
         fix = (f"Statement {b['statement']} denies it explicitly, and an explicit Deny cannot be overridden by an "
-               f"Allow: the command below replaces the policy without that statement and with an Allow for {who} "
-               f"to {what} only. Check why the Deny is there before applying it.")
+               f"Allow. triage does not print a change: the Deny also covers other callers or calls (or matches "
+               f"this one through a wildcard), so taking this request out of it is a decision for its owner. The "
+               f"command shows the current policy"
+               + ("" if b["action"] else f"; run again with --action {b['iam_prefix']}:NAME to have it narrowed "
+                                         f"exactly when it can be") + ".")
+    elif b["explicit"] and b["statement"]:
+        fix = (f"Statement {b['statement']} denies it explicitly: the command takes exactly {who} calling "
+               f"{b['action']} out of it (every other caller and call stays denied, checked by the IAM evaluator) "
+               f"and keeps the policy's other statements.")
     elif b["action"]:
         fix = f"Add an Allow for {who} to call {b['action']} and nothing else (the command keeps the policy's other statements)."
     else:
-        fix = (f"Add an Allow for {who} (the command keeps the policy's other statements). It allows "
-               f"{b['iam_prefix']}:* because the call is unknown: run again with --action {b['iam_prefix']}:NAME "
-               f"to get a command that allows only that call.")
+        fix = (f"Add an Allow for {who} to call the one action it needs (the command keeps the policy's other "
+               f"statements). ACTION: that action, e.g. {b['iam_prefix']}:SendMessage; or run again with --action "
+               f"{b['iam_prefix']}:NAME to have it filled in.")
     evidence = {"endpoint": b["endpoint"], "service": b["service"], "principal": b["principal"],
                 "action": b["action"] or "(any; pass --action for one call)", "reason": b["reason"],
                 "policy_statements": b["statements"], "blocked_paths": [x["pair"] for x in blocks]}

@@ -214,7 +214,8 @@ def network(s: Seeder) -> list[Case]:
         Case(path, {"from": "billing-etl", "to": "warehouse-db"}, ["no-route"], "no route to the peered VPC"),
         Case(path, {"from": "billing-report", "to": "warehouse-db"}, [], "healthy twin: routed through the peering"),
         Case(path, {"from": "events-publisher", "to": "sqs"}, ["endpoint-policy-denies"],
-             "the SQS interface endpoint's policy admits only the consumer"),
+             "the SQS interface endpoint's policy admits only the consumer",
+             fix_vars={"ACTION": "sqs:SendMessage"}),    # the call it makes: the fix allows that one only
         Case(path, {"from": "events-consumer", "to": "sqs"}, [], "healthy twin: the role the endpoint policy names"),
         Case("lambda-timeout", {"function": "ledger-sync"}, ["nacl-outbound-blocks", "timeout-too-low"],
              "times out because its database's replies never come back"),
