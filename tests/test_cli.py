@@ -42,7 +42,7 @@ def test_exit_3_when_the_endpoint_is_unreachable():
     assert r.code == 3
     assert "AWS unavailable" in r.err and "hint:" in r.err
     data = json.loads(r.out)
-    assert data["findings"] == [] and len(data["unchecked"]) == 9
+    assert data["findings"] == [] and len(data["unchecked"]) == 10
     assert "Traceback" not in r.err
 
 

@@ -44,7 +44,8 @@ def test_denied_configuration_read_names_the_permission(proxy):
     code, data, _ = diagnose(proxy, "orders-etl")
     assert data["findings"] == []
     assert {u["check"] for u in data["unchecked"]} == {"at-hard-limit", "timeout-too-low", "duration-near-timeout", "vpc-without-nat",
-                                                       "sg-egress-blocks", "sg-ingress-blocks", "nacl-outbound-blocks", "nacl-inbound-blocks", "no-route"}   # the path to its database
+                                                       "sg-egress-blocks", "sg-ingress-blocks", "nacl-outbound-blocks", "nacl-inbound-blocks", "no-route",   # the path to its database
+                                                       "db-not-found"}                                      # and whether it exists
     assert all(u["needs"] == ["lambda:GetFunctionConfiguration"] for u in data["unchecked"])
 
 

@@ -227,7 +227,8 @@ def test_black_holed_endpoint_is_bounded_by_read_timeout(proxy):
     assert "AWS unavailable: AWS endpoint unreachable: Read timeout on endpoint URL" in proc.stderr
     data = json.loads(proc.stdout)
     assert data["findings"] == [] and set(unchecked(data)) == TIMEOUT_CHECKS | {"vpc-without-nat"} | {
-        "sg-egress-blocks", "sg-ingress-blocks", "nacl-outbound-blocks", "nacl-inbound-blocks", "no-route"}
+        "sg-egress-blocks", "sg-ingress-blocks", "nacl-outbound-blocks", "nacl-inbound-blocks", "no-route",
+        "db-not-found"}
     assert proxy.count("GetFunctionConfiguration") == 1      # the first step; nothing ran after it
 
 

@@ -116,7 +116,7 @@ def test_validate_json_one_document_for_all_files(tmp_path):
     assert set(data) == {"valid", "files"}
     assert data["valid"] is False
     ok, broken = data["files"]
-    assert ok == {"file": str(good), "ok": True, "id": "lambda-timeout", "steps": 15, "checks": 10, "depth": 5,
+    assert ok == {"file": str(good), "ok": True, "id": "lambda-timeout", "steps": 16, "checks": 10, "depth": 5,
                   "problems": []}
     assert broken["file"] == str(bad) and broken["ok"] is False and broken["id"] is None
     assert broken["problems"] and all(set(p) == PROBLEM_KEYS for p in broken["problems"])
@@ -236,4 +236,4 @@ def test_record_json_is_one_document(tmp_path, world):
                 endpoint=world.url)
     assert r.code == 0, r.err
     assert _doc(r) == {"action": "added", "case": "orders-etl-timeout-too-low", "file": str(out),
-                       "playbook": "lambda-timeout", "calls": 4, "findings": ["timeout-too-low"], "unchecked": []}
+                       "playbook": "lambda-timeout", "calls": 5, "findings": ["timeout-too-low"], "unchecked": []}

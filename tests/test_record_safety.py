@@ -65,7 +65,7 @@ def test_record_a_builtin_playbook_goes_to_the_user_folder(home, shipped, world)
     r = run_cli("record", "lambda-timeout", "--input", "function=orders-etl", endpoint=world.url)
     target = home / "tests" / "lambda-timeout.cases.yaml"
     assert r.code == 0, r.err
-    assert r.out == (f"added case 'orders-etl-timeout-too-low' to {target}: 4 calls, "
+    assert r.out == (f"added case 'orders-etl-timeout-too-low' to {target}: 5 calls, "
                      "findings [timeout-too-low], unchecked []\n")
     assert f"Replay yours with: triage test {target}" in r.err
     assert [c.name for c in casefile.load(target).cases] == ["orders-etl-timeout-too-low"]

@@ -132,7 +132,7 @@ def test_markdown_report(world):
     r = run_cli("scan", "--playbook", "rds-connections", "--output", "markdown", endpoint=world.url)
     assert r.code == 1
     assert "| HIGH | `connections-near-max` | `rds-connections` | `orders-db` | us-east-1 |" in r.out
-    assert "```sh\naws cloudwatch put-metric-alarm --alarm-name orders-db-connections" in r.out
+    assert "```sh\naws cloudwatch put-metric-alarm --alarm-name triage-orders-db-connections" in r.out
 
 
 def test_throttled_listing_is_retried(world):

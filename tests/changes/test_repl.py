@@ -15,7 +15,7 @@ def test_a_session_run_and_its_transcript_end_with_the_recent_changes(world, tmp
     assert "Recent changes to 2 resources read, last 24h (from CloudTrail's log files in S3)" in out
     assert "↳ timeout-too-low began 40 minutes after UpdateFunctionConfiguration by " in out
     # the session's call log is the playbook's calls; the collector's are counted with the changes
-    assert "4 calls in this session" in out and "more for recent changes" in out
+    assert "5 calls in this session" in out and "more for recent changes" in out
     md = (tmp_path / "incident.md").read_text()
     assert "Recent changes to 2 resources read, last 24h" in md
     assert "timeout-too-low began 40 minutes after UpdateFunctionConfiguration" in md

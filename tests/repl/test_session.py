@@ -32,12 +32,12 @@ def test_run_show_calls_and_export_in_one_session(world, xdg):
     assert re.search(r"Task timed out after 3\.00\s+seconds", show)
     # calls: the second, identical run was answered from the session cache, and the log says so
     table = [ln for ln in out.splitlines() if re.match(r"\s*\d+\s+\w+\.\w+\s", ln)]
-    assert len(table) == 8
-    assert all(ln.split()[-1] == "fetched" for ln in table[:4]), table
-    assert [ln.split()[1] for ln in table[4:]] == [ln.split()[1] for ln in table[:4]]
-    assert all(re.search(r"\bcached(, \d+ s old)?\s*$", ln) for ln in table[4:]), table
-    assert "8 calls in this session: 4 answered from the session cache, 0 failed" in out
-    assert "4 API calls (4 cached, 0 with errors)" in out
+    assert len(table) == 10     # 5 a run: configuration, timeouts, REPORT lines, Duration metric, its alarms
+    assert all(ln.split()[-1] == "fetched" for ln in table[:5]), table
+    assert [ln.split()[1] for ln in table[5:]] == [ln.split()[1] for ln in table[:5]]
+    assert all(re.search(r"\bcached(, \d+ s old)?\s*$", ln) for ln in table[5:]), table
+    assert "10 calls in this session: 5 answered from the session cache, 0 failed" in out
+    assert "5 API calls (5 cached, 0 with errors)" in out
     # export: a Markdown transcript for the ticket
     md = (xdg / "incident.md").read_text()
     assert md.startswith("# triage session transcript")
@@ -46,8 +46,8 @@ def test_run_show_calls_and_export_in_one_session(world, xdg):
     assert "| suggested\\_timeout\\_s | `10` |" in md
     assert "```sh\naws lambda update-function-configuration --function-name orders-etl --timeout 10\n" in md
     assert "## 2. `show 1`" in md and "timeout_s < `900` && timeout_count > `0`" in md
-    assert "## Call log" in md and "8 calls, 4 answered from the session cache." in md
-    assert "| 5 | `lambda.GetFunctionConfiguration` | `config` |" in md and "| yes |" in md
+    assert "## Call log" in md and "10 calls, 5 answered from the session cache." in md
+    assert "| 6 | `lambda.GetFunctionConfiguration` | `config` |" in md and "| yes |" in md
     # secrets and terminal escapes never reach the screen or the ticket
     for text in (out, md):
         assert SEEDED_SECRET not in text
@@ -59,7 +59,7 @@ def test_refresh_makes_the_next_run_fetch_again(world):
     s = drive(world.url, "lambda-timeout --function report-builder" + ENTER + "refresh" + ENTER
               + "lambda-timeout --function report-builder" + ENTER + CTRL_D)
     calls = s.repl.calls
-    assert len(calls) == 8 and not any(c.cached for c in calls)
+    assert len(calls) == 10 and not any(c.cached for c in calls)
     assert "[duration-near-timeout]" in s.out
     assert "Cleared cached call results and completion values" in s.out
 
@@ -80,7 +80,7 @@ def test_an_error_never_ends_the_session(world):
     assert "error: 'mars-1' is not an AWS region name" in out
     assert "Traceback" not in out
     # and the session is still alive: the healthy function is diagnosed at the end
-    assert "✓ Healthy: all 9 checks ran" in out
+    assert "✓ Healthy: all 10 checks ran" in out
     assert s.repl.settings.region == "us-east-1"
 
 
@@ -162,7 +162,7 @@ def test_ctrl_c_during_a_run_cancels_it_and_returns_to_the_prompt(world):
         live.send("show" + ENTER + CTRL_D)
         out = live.finish()
     # only the step that does not wait for the configuration (the metric) can have finished
-    assert re.search(r"cancelled after [\d.]+ s: [01] of 15 steps had finished; nothing was changed", out)
+    assert re.search(r"cancelled after [\d.]+ s: [01] of 16 steps had finished; nothing was changed", out)
     assert not any(c.call == "lambda.GetFunctionConfiguration" and not c.error for c in live.repl.calls)
     assert "error: nothing to show yet" in out          # the prompt came back and took a command
     assert "Goodbye." in out and "Traceback" not in out
