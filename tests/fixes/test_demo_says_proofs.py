@@ -27,8 +27,10 @@ def test_demo_json_says_how_each_shown_finding_is_fixed_and_proven():
     for (pid, finding), p in proofs.items():
         entry = table[f"{pid}/{finding}"]     # every shown finding is in the table
         assert p["method"] == entry.method and p["proof"] == entry.sentence()
-    assert proofs[("lambda-timeout", "timeout-too-low")]["proof"].startswith("fix proven: applied with the AWS CLI")
+    assert proofs[("lambda-timeout", "timeout-too-low")]["proof"] == (
+        "fix proven: tests/fixes applies it with the AWS CLI to the seeded lambda-timeout incident "
+        "(--function orders-etl) and the finding goes away")
 
 
 def test_demo_text_prints_the_proof_under_each_incident():
-    assert "timeout-too-low: fix proven: applied with the AWS CLI" in " ".join(demo().split())
+    assert "timeout-too-low: fix proven: tests/fixes applies it with the AWS CLI" in " ".join(demo().split())

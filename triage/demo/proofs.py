@@ -25,8 +25,14 @@ class Proof:
 
     def sentence(self) -> str:
         if self.method == "applied":
-            return "fix proven: applied with the AWS CLI to this seeded world, the finding goes away (tests/fixes)"
+            where = f"{self.scenario} incident" + (f" ({_flags(self.inputs)})" if self.inputs else "")
+            return (f"fix proven: tests/fixes applies it with the AWS CLI to the seeded {where} "
+                    "and the finding goes away")
         return f"fix not applied in the tests ({self.reason}); the commands it prints are checked against the AWS CLI's model"
+
+
+def _flags(inputs: dict) -> str:
+    return " ".join(f"--{k} {v}" for k, vs in inputs.items() for v in (vs if isinstance(vs, list) else [vs]))
 
 
 @lru_cache(maxsize=1)
