@@ -18,9 +18,26 @@ os.environ.pop("AWS_PROFILE", None)
 os.environ.pop("AWS_ENDPOINT_URL", None)
 
 
+# --- LookupEvents pacing at moto endpoints -----------------------------------
+# triage paces CloudTrail LookupEvents at AWS's 2 a second with one pacer per
+# endpoint and region for the whole process. A CLI run is one process, but the
+# suite makes thousands of runs in one process against the same moto server,
+# so each run waited up to a second for its turn, for a request moto does not
+# implement. The moto servers the suite starts are not paced (lookup.unpaced,
+# as the demo does); the pacer itself is tested in tests/changes/test_pacing.py,
+# LookupEvents answers and throttling through the fault proxy (its own
+# endpoint: still paced), and bench/bench_changes.py measures the real 2 a second.
+def unpaced(url: str) -> str:
+    from triage.changes.lookup import unpaced as unpace
+
+    unpace(url)
+    return url
+
+
 @pytest.fixture(scope="session")
 def moto_server():
     with MotoServer() as server:
+        unpaced(server.url)
         yield server
 
 

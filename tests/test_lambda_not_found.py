@@ -300,7 +300,9 @@ from triage.demo.scenarios import Seeder, seed_all
 from triage.demo.server import MotoServer
 from fixes.harness import apply, diagnose, fix_commands
 out = {}
+from triage.changes.lookup import unpaced
 with MotoServer() as server:
+    unpaced(server.url)       # moto, not AWS: no LookupEvents quota to pace for (conftest)
     for case in seed_all(server.url, ["lambda-not-found"]):
         function = case.inputs["function"]
         if function not in sys.argv[1:]:

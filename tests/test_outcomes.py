@@ -212,6 +212,16 @@ def test_run_is_unavailable_exit_3(request, proxy, fault, playbook):
 
 # -- a single playbook run: AWS answers, uselessly, every time -> inconclusive ---------------
 
+@pytest.fixture
+def quick_lookup_backoff(monkeypatch):
+    """The change collector asks a throttled LookupEvents again after 0.5, 1, 2 and 4 s
+    (tests/changes/test_sources.py tests that): not what these tests are about, and
+    7.5 s a run when every request is throttled. Still retried, and still paced."""
+    from triage.changes import lookup
+    monkeypatch.setattr(lookup, "BACKOFF", 0.01)
+
+
+@pytest.mark.usefixtures("quick_lookup_backoff")
 @pytest.mark.parametrize("playbook", list(RUNS))
 @pytest.mark.parametrize("fault", list(INCONCLUSIVE))
 def test_run_whose_every_call_fails_is_inconclusive_exit_4(request, proxy, fault, playbook):

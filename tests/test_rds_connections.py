@@ -212,6 +212,7 @@ def test_the_proxy_fix_applied_with_the_aws_cli_makes_no_rds_proxy_go_away(tmp_p
     import subprocess
     import sys
 
+    from conftest import unpaced
     from fixes.harness import aws_cli_env, diagnose, finding_ids, fix_commands
 
     from triage.demo.scenarios import seed_all
@@ -229,6 +230,7 @@ def test_the_proxy_fix_applied_with_the_aws_cli_makes_no_rds_proxy_go_away(tmp_p
         try:
             url = proc.stdout.readline().strip()
             assert url.startswith("http://127.0.0.1:"), "the moto server process did not start"
+            unpaced(url)          # moto, not AWS: no LookupEvents quota to pace for (conftest)
             case = next(c for c in seed_all(url, ["rds-connections"]) if c.inputs == inputs)
             assert set(case.fix_vars) >= {"DB_SECRET_ARN", "PROXY_ROLE_ARN"}
             before = diagnose(url, "rds-connections", inputs)

@@ -77,6 +77,8 @@ class ServerProcess:
                                       text=True, cwd=ROOT)
         self.url = (self._proc.stdout.readline() or "").strip()
         assert self.url.startswith("http://127.0.0.1:"), "the moto server process did not start"
+        from conftest import unpaced      # moto has no LookupEvents: no 1 s pacing window per run
+        unpaced(self.url)
         return self
 
     def reset(self) -> None:

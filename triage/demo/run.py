@@ -35,6 +35,8 @@ def run_demo(args, env) -> int:
         raise UsageError(f"unknown scenario {unknown[0]!r}", f"scenarios: {', '.join(SCENARIOS)}")
     started = time.monotonic()
     with MotoServer() as server:
+        from ..changes.lookup import unpaced
+        unpaced(server.url)              # not AWS: no LookupEvents quota to pace for
         console.print(Text(f"Embedded moto server on {server.url}; seeding {len(names)} scenario(s)…", style="muted"))
         cases = seed_all(server.url, names)
         if env.stdin_isatty and env.stdout_isatty and fmt == "text":  # a terminal: explore it in the REPL
