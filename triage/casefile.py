@@ -34,7 +34,7 @@ import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -180,7 +180,7 @@ class _Reader:
             inputs = {}
         recorded_at = None
         if raw.get("recorded_at") is not None:
-            recorded_at = _epoch(raw["recorded_at"])
+            recorded_at = expr.epoch_s(raw["recorded_at"])
             if recorded_at is None:
                 self.problem(path + ["recorded_at"], f"recorded_at {raw['recorded_at']!r} is not a time",
                              "write an ISO time in quotes, e.g. '2026-11-22T16:00:00Z'")
@@ -288,22 +288,6 @@ def _plain(value: Any) -> Any:
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
     return value
-
-
-def _epoch(value: Any) -> float | None:
-    if isinstance(value, datetime):
-        return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).timestamp()
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    try:
-        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)).timestamp()
-
-
-def iso(epoch_s: float) -> str:
-    return datetime.fromtimestamp(epoch_s, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # --- the clock ---------------------------------------------------------------
@@ -537,7 +521,7 @@ def case_from_run(name: str, diagnosis, calls: list[RecordedCall], recorded_at: 
         case["description"] = description
     case["inputs"] = {k: v for k, v in diagnosis.inputs.items() if v is not None}
     case["region"] = region
-    case["recorded_at"] = iso(recorded_at)
+    case["recorded_at"] = expr.iso(recorded_at)
     expect: dict[str, Any] = {"findings": [f["check"] for f in data["findings"]],
                               "unchecked": [u["check"] for u in data["unchecked"]]}
     evidence = {f["check"]: f["evidence"] for f in data["findings"] if f["evidence"]}

@@ -104,6 +104,27 @@ def epoch_ms(value: Any) -> int | None:
     return int(parsed.timestamp() * 1000) + int((fraction or "0")[:3].ljust(3, "0"))
 
 
+def epoch_s(value: Any) -> float | None:
+    """Seconds since the epoch of an ISO time, a datetime, or epoch s/ms (a
+    number above 10**11 is milliseconds); None when it is none of these."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).timestamp()
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value) / 1000 if value > 10**11 else float(value)
+    try:
+        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)).timestamp()
+
+
+def iso(epoch: float) -> str:
+    """UTC, to the second: 2026-11-29T23:28:08Z."""
+    return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def timeout_lines(events: list | None, config: dict | None, reports: list | None) -> list[dict]:
     """Lambda's "Task timed out" log events, newest first, as {timestamp,
     message, limit_s, stale}. `stale` says why a line does not describe the

@@ -15,10 +15,10 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any, Iterable
 from urllib.parse import unquote
 
+from ..expr import epoch_s as epoch, iso  # noqa: F401  (this package's names for them)
 from .kinds import KINDS, Resource, event_source, id_kind, name_in, parse_arn
 
 _VERSION_SUFFIX = re.compile(r"20\d{6}(?:v\d+)?$")      # UpdateFunctionConfiguration20150331v2
@@ -49,25 +49,6 @@ def is_change(record: dict) -> bool:
         return False
     name = event_name(record)
     return not name.startswith(_READ_NAMES)
-
-
-def epoch(value: Any) -> float | None:
-    """Seconds since the epoch of an ISO time, a datetime, or epoch s/ms."""
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).timestamp()
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value) / 1000 if value > 10**11 else float(value)
-    try:
-        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)).timestamp()
-
-
-def iso(epoch_s: float) -> str:
-    return datetime.fromtimestamp(epoch_s, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class Index:
